@@ -1,0 +1,161 @@
+"""The ``motionlcm`` command.
+
+User errors (bad files, options, datasets) print one line ``motionlcm: error: ...`` and exit
+with status 2; ``data check`` exits 1 when it found problems. Imports of heavy modules happen
+inside the commands so that ``--help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import MotionLCMError
+
+EXIT_PROBLEMS = 1
+EXIT_USER_ERROR = 2
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from .data.check import check_dataset
+
+    report = check_dataset(args.dir, progress=not args.quiet)
+    for problem in report.problems:
+        print(problem)
+    sizes = ", ".join(f"{k} {v}" for k, v in report.split_sizes.items())
+    summary = f"{report.motions} motions ({sizes}); {report.samples} samples with {report.captions} captions after the 40-199 frame filter"
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) found in {args.dir}. {summary}")
+        return EXIT_PROBLEMS
+    print(f"OK: {args.dir}: {summary}")
+    return 0
+
+
+def _cmd_data_stats(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data.stats import dataset_stats
+    from .io import save_npy
+
+    out = Path(args.out or args.dir)
+    stats = dataset_stats(args.dir, split=args.split, progress=not args.quiet)
+    existing = [name for name in stats if (out / name).exists()]
+    if existing and not args.force:
+        raise MotionLCMError(f"{out}: {', '.join(existing)} already exist; use --force to overwrite or --out DIR")
+    for name, array in stats.items():
+        save_npy(out / name, array)
+    std = stats["Std.npy"]
+    print(f"wrote {', '.join(stats)} to {out} (feature std range {float(np.min(std)):.4f}..{float(np.max(std)):.4f})")
+    return 0
+
+
+def _report_conversion(report, what: str) -> int:
+    for message in report.failed:
+        print(f"skipped: {message}", file=sys.stderr)
+    print(f"wrote {len(report.written)} {what} file(s)" + (f"; {len(report.failed)} failed" if report.failed else ""))
+    return EXIT_PROBLEMS if report.failed else 0
+
+
+def _cmd_to_features(args: argparse.Namespace) -> int:
+    from .data.convert import convert, joints_file_to_features
+
+    report = convert(args.input, args.output, lambda p: joints_file_to_features(p, retarget=not args.no_retarget), progress=not args.quiet)
+    return _report_conversion(report, "feature")
+
+
+def _cmd_to_joints(args: argparse.Namespace) -> int:
+    from .data.convert import convert, features_file_to_joints
+
+    report = convert(args.input, args.output, lambda p: features_file_to_joints(p, use_rotations=args.fk), progress=not args.quiet)
+    return _report_conversion(report, "joint")
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from .data.synth import synthesize_dataset
+
+    report = synthesize_dataset(args.out, num=args.num, seed=args.seed, progress=not args.quiet, workers=args.workers)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def _cmd_viz(args: argparse.Namespace) -> int:
+    from .render.stick import load_joints_for_viz, render_stick_figure
+
+    joints, title = load_joints_for_viz(args.source, dataset_dir=args.data)
+    out = Path(args.out)
+    render_stick_figure(joints, out, fps=args.fps, title=args.title or title, size=(args.size, args.size))
+    print(f"wrote {out} ({len(joints)} frames)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motionlcm", description="Real-time, controllable text-to-motion generation (MotionLCM).")
+    parser.add_argument("--version", action="version", version=f"motionlcm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = commands.add_parser("data", help="prepare, check and synthesise HumanML3D-layout datasets")
+    data_cmds = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    p = data_cmds.add_parser("check", help="validate a dataset and list every problem (exit 1 if any)")
+    p.add_argument("dir", help="dataset root (new_joint_vecs/, texts/, Mean.npy, Std.npy, split files)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_data_check)
+
+    p = data_cmds.add_parser("stats", help="compute Mean/Std of features and per-joint position mean/std")
+    p.add_argument("dir", help="dataset root")
+    p.add_argument("--split", default="train", help="split to compute statistics on (default: train)")
+    p.add_argument("--out", help="where to write Mean.npy, Std.npy, Mean_raw.npy, Std_raw.npy (default: the dataset root)")
+    p.add_argument("--force", action="store_true", help="overwrite existing statistics files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_data_stats)
+
+    p = data_cmds.add_parser("to-features", help="joint positions (T, 22, 3) .npy file or folder -> 263-d features")
+    p.add_argument("input", help="a joints .npy file or a folder of them (SMPL 24/52/55-joint layouts keep the first 22)")
+    p.add_argument("output", help="output .npy file, or folder")
+    p.add_argument("--no-retarget", action="store_true", help="skip retargeting to the HumanML3D skeleton")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_to_features)
+
+    p = data_cmds.add_parser("to-joints", help="263-d features .npy file or folder -> joint positions (T, 22, 3)")
+    p.add_argument("input", help="a features .npy file or a folder of them")
+    p.add_argument("output", help="output .npy file, or folder")
+    p.add_argument("--fk", action="store_true", help="use forward kinematics of the 6D rotations instead of the ric positions")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_to_joints)
+
+    p = data_cmds.add_parser("synth", help="generate the procedural text-labelled motion corpus")
+    p.add_argument("--out", required=True, help="output dataset folder (must not exist or be empty)")
+    p.add_argument("--num", type=int, default=4000, help="number of motions (default 4000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_data_synth)
+
+    p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
+    p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")
+    p.add_argument("--data", help="dataset root, when SOURCE is a motion id")
+    p.add_argument("--out", required=True, help="output .gif or .mp4")
+    p.add_argument("--fps", type=int, default=20)
+    p.add_argument("--size", type=int, default=480, help="frame width and height in pixels")
+    p.add_argument("--title", help="caption drawn on the frames")
+    p.set_defaults(func=_cmd_viz)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MotionLCMError as exc:
+        print(f"motionlcm: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("motionlcm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The `motionlcm data` commands, through main() and through the installed console script."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from motionlcm.cli import main
+
+
+def test_to_features_and_back_on_real_joints(fixtures, tmp_path, capsys):
+    src = tmp_path / "joints"
+    src.mkdir()
+    shutil.copy(fixtures / "new_joints" / "012314.npy", src / "a.npy")
+    np.save(src / "b.npy", np.load(fixtures / "new_joints" / "012314.npy")[:50])
+    np.save(src / "broken.npy", np.zeros((30, 21, 3)))
+    assert main(["data", "to-features", str(src), str(tmp_path / "feats"), "-q"]) == 1
+    out = capsys.readouterr()
+    assert "wrote 2 feature file(s); 1 failed" in out.out and "broken.npy: expected 22 joints" in out.err
+    assert not (tmp_path / "feats" / "broken.npy").exists()
+    feats = np.load(tmp_path / "feats" / "a.npy")
+    vecs = np.load(fixtures / "new_joint_vecs" / "012314.npy")
+    assert feats.shape == (169, 263) and np.abs(feats[:100] - vecs[:100]).max() <= 1e-4
+
+    assert main(["data", "to-joints", str(fixtures / "new_joint_vecs" / "012314.npy"), str(tmp_path / "j.npy"), "-q"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "j.npy"), np.load(fixtures / "new_joints" / "012314.npy"), atol=1e-5)
+    assert main(["data", "to-joints", str(fixtures / "new_joint_vecs" / "012314.npy"), str(tmp_path / "fk.npy"), "--fk", "-q"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "fk.npy"), np.load(tmp_path / "j.npy"), atol=1e-5)
+
+
+def test_stats_match_direct_computation(small_dataset, tmp_path, capsys):
+    out = tmp_path / "stats"
+    assert main(["data", "stats", str(small_dataset), "--out", str(out), "-q"]) == 0
+    train = [np.load(small_dataset / "new_joint_vecs" / f"{i}.npy") for i in ("012314", "000612")]
+    frames = np.concatenate(train).astype(np.float64)
+    np.testing.assert_allclose(np.load(out / "Mean.npy"), frames.mean(0), rtol=1e-5, atol=1e-6)
+    std = np.load(out / "Std.npy")
+    # HumanML3D's group averaging: all 63 ric dims share the mean of their stds.
+    np.testing.assert_allclose(std[4:67], frames[:, 4:67].std(0).mean(), rtol=1e-5)
+    np.testing.assert_allclose(std[3], frames[:, 3].std(), rtol=1e-5)
+    joints = np.concatenate([np.load(small_dataset / "new_joints" / f"{i}.npy") for i in ("012314", "000612")])
+    np.testing.assert_allclose(np.load(out / "Mean_raw.npy"), joints.mean(0), rtol=1e-5, atol=1e-6)
+    assert np.load(out / "Std_raw.npy").shape == (22, 3)
+    # Existing statistics are never overwritten silently.
+    before = (small_dataset / "Mean.npy").read_bytes()
+    assert main(["data", "stats", str(small_dataset), "-q"]) == 2
+    assert "already exist; use --force" in capsys.readouterr().err
+    assert (small_dataset / "Mean.npy").read_bytes() == before
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path):
+    missing = tmp_path / "missing"
+    result = subprocess.run([sys.executable, "-m", "motionlcm.cli", "data", "check", str(missing)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"motionlcm: error: dataset directory not found: {missing}"
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"\x00" * 20)
+    result = subprocess.run([sys.executable, "-m", "motionlcm.cli", "data", "to-joints", str(garbage), str(tmp_path / "o.npy")], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"motionlcm: error: {garbage}: not a .npy file"
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "motionlcm"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("motionlcm ")
