@@ -102,11 +102,11 @@ def _canonicalise(joints: torch.Tensor, retarget: bool = True) -> torch.Tensor:
     """Steps 1-4 of HumanML3D's processing on one sequence (T, 22, 3)."""
     positions = joints
     if retarget:
-        dtype, device = joints.dtype, joints.device
-        src_len = torch.as_tensor(sk.bone_lengths(joints[0].detach().cpu().numpy()), dtype=dtype, device=device)
-        tgt_len = torch.as_tensor(sk.bone_lengths(sk.REFERENCE_JOINTS), dtype=dtype, device=device)
+        tgt_len = torch.as_tensor(sk.bone_lengths(sk.REFERENCE_JOINTS), dtype=joints.dtype, device=joints.device)
         legs = list(sk.LEG_LENGTH_JOINTS)
-        scale = tgt_len[legs].sum() / src_len[legs].sum().clamp_min(1e-9)
+        leg_parents = [sk.PARENTS[j] for j in legs]
+        src_leg = (joints[0, legs] - joints[0, leg_parents]).norm(dim=-1).sum()
+        scale = tgt_len[legs].sum() / src_leg.clamp_min(1e-9)
         positions = sk.retarget_bone_lengths(joints - joints[:, :1], tgt_len) + joints[:, :1] * scale
     # Put on the floor.
     positions = positions - positions[..., 1].min() * positions.new_tensor([0.0, 1.0, 0.0])
