@@ -27,6 +27,8 @@ def joints_file_to_features(path: Path, retarget: bool = True) -> np.ndarray:
 
 def features_file_to_joints(path: Path, use_rotations: bool = False) -> np.ndarray:
     features = load_npy(path)
+    if features.ndim == 3 and features.shape[1:] == (22, 3):
+        raise MotionLCMError(f"{path}: holds joint positions {features.shape}, not features; use `motionlcm data to-features`")
     if features.ndim != 2 or features.shape[1] != FEATURE_DIM:
         raise MotionLCMError(f"{path}: expected features of shape (frames, {FEATURE_DIM}), got {features.shape}")
     if not np.isfinite(features).all():

@@ -50,6 +50,8 @@ def dataset_stats(root, split: str = "train", progress: bool = False) -> dict[st
     from .humanml3d import load_motion, read_split
 
     root = Path(root)
+    if not root.is_dir():
+        raise MotionLCMError(f"dataset directory not found: {root}")
     ids = read_split(root, split)
     if not ids:
         raise MotionLCMError(f"{root / (split + '.txt')}: split is empty")
