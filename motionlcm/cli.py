@@ -90,6 +90,38 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.run import compose_config, train
+
+    cfg = compose_config(list(args.overrides))
+    export = train(cfg)
+    print(f"exported {export}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .export.npz import save_motion_npz
+    from .pipeline import MotionPipeline, parse_length
+
+    frames = parse_length(args.length)
+    if args.num_samples < 1:
+        raise MotionLCMError("--num-samples must be at least 1")
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise MotionLCMError(f"{out}: output must end in .npz")
+    pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
+    result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed)
+    paths = []
+    for i in range(args.num_samples):
+        path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
+        save_motion_npz(path, result, i, model_id=str(args.ckpt))
+        paths.append(str(path))
+    t = result.timings
+    print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance}, seed {result.seed}; "
+          f"{t['total'] * 1000:.0f} ms: text {t['text'] * 1000:.0f}, denoise {t['denoise'] * 1000:.0f}, decode {t['decode'] * 1000:.0f})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionlcm", description="Real-time, controllable text-to-motion generation (MotionLCM).")
     parser.add_argument("--version", action="version", version=f"motionlcm {__version__}")
@@ -132,6 +164,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_data_synth)
+
+    p = commands.add_parser("train", help="train a stage: motionlcm train stage=vae|mld experiment=embedded [key=value ...]")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. stage=vae experiment=embedded data.root=DIR trainer.max_steps=300")
+    p.set_defaults(func=_cmd_train)
+
+    p = commands.add_parser("generate", help="generate a motion from text")
+    p.add_argument("prompt", help="what the person does, e.g. 'a person jumps'")
+    p.add_argument("--ckpt", required=True, help="checkpoint folder (an export/ written by `motionlcm train`)")
+    p.add_argument("--length", default="4s", help="seconds ('4s') or frames ('80'); 0.8-9.8 s (default 4s)")
+    p.add_argument("--out", default="motion.npz", help="output .npz (default motion.npz)")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--num-samples", type=int, default=1, help="motions to generate for the prompt")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.set_defaults(func=_cmd_generate)
 
     p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
     p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")

@@ -22,11 +22,14 @@ def write_caption_file(path: Path, lines: list[str]) -> None:
 
 @pytest.fixture()
 def small_dataset(tmp_path, fixtures) -> Path:
+    return build_small_dataset(tmp_path / "ds", fixtures)
+
+
+def build_small_dataset(root: Path, fixtures: Path) -> Path:
     """A well-formed HumanML3D-layout dataset built from the two real fixture motions.
 
     012314 (170 frames) and 000612 (199 frames) plus a cropped copy of each, split 2/1/1.
     """
-    root = tmp_path / "ds"
     vecs = {
         "012314": np.load(fixtures / "new_joint_vecs" / "012314.npy").astype(np.float32),
         "000612": np.load(fixtures / "new_joint_vecs" / "000612.npy").astype(np.float32),

@@ -1,0 +1,1 @@
+"""Motion exports (NPZ now; BVH, GLB and MP4 with the exports issue)."""

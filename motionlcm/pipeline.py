@@ -1,0 +1,151 @@
+"""MotionPipeline: text -> motion. The one generation API used by the CLI and the app."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import MotionLCMError
+from .motion.features import features_to_joints
+
+FPS = 20
+MIN_FRAMES = 16
+MAX_FRAMES = 196
+
+
+@dataclass
+class MotionOutput:
+    """Generated motions, padded to the longest: features (B, T, 263), joints (B, T, 22, 3), lengths (B,)."""
+
+    features: np.ndarray
+    joints: np.ndarray
+    lengths: np.ndarray
+    texts: list[str]
+    seed: int | None
+    steps: int
+    guidance: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def motion(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unpadded (features, joints) of one sample."""
+        n = int(self.lengths[index])
+        return self.features[index, :n], self.joints[index, :n]
+
+
+def parse_length(text: str | int | float, fps: int = FPS) -> int:
+    """``"4s"``/``"4.5 s"`` -> frames at ``fps``; ``"80"``/``80`` -> frames. Clear error otherwise."""
+    if isinstance(text, (int, np.integer)):
+        frames = int(text)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|f|frames)?\s*", str(text))
+        if not match:
+            raise MotionLCMError(f"length {text!r} not understood; use seconds like '4s' or frames like '80'")
+        value, unit = float(match.group(1)), match.group(2)
+        if unit in ("s", "sec", "seconds"):
+            frames = int(round(value * fps))
+        elif float(value).is_integer():
+            frames = int(value)
+        else:
+            raise MotionLCMError(f"length {text!r}: frames must be a whole number (add 's' for seconds)")
+    if not MIN_FRAMES <= frames <= MAX_FRAMES:
+        raise MotionLCMError(f"length {frames} frames is outside {MIN_FRAMES}-{MAX_FRAMES} ({MIN_FRAMES / fps:.1f}-{MAX_FRAMES / fps:.1f} s)")
+    return frames
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class MotionPipeline:
+    """Text-to-motion from an exported checkpoint folder (``mld``: DDIM + classifier-free guidance)."""
+
+    def __init__(self, vae, denoiser, text_encoder, scheduler, mean: np.ndarray, std: np.ndarray, config: dict,
+                 device: torch.device, name: str = ""):
+        self.vae, self.denoiser, self.text_encoder, self.scheduler = vae, denoiser, text_encoder, scheduler
+        self.config, self.device, self.name = config, device, name
+        self.kind = config["kind"]
+        self.mean = torch.as_tensor(mean, device=device)
+        self.std = torch.as_tensor(std, device=device)
+        sampling = config.get("sampling", {})
+        self.default_steps = int(sampling.get("steps", 50))
+        self.default_guidance = float(sampling.get("guidance", 7.5))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "MotionPipeline":
+        from .diffusion import NoiseSchedule, make_ddim_scheduler
+        from .models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig
+        from .models.text_encoder import load_text_encoder
+        from .training.checkpoint import load_checkpoint, load_state
+
+        device = pick_device(device)
+        ckpt = load_checkpoint(directory, expected_kinds=("mld",))
+        vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"]))
+        load_state(vae, ckpt.sub_state("vae"), str(directory))
+        denoiser = LatentDenoiser(DenoiserConfig.from_dict(ckpt.config["denoiser"]))
+        load_state(denoiser, ckpt.sub_state("denoiser"), str(directory))
+        text_encoder = load_text_encoder(ckpt.config["text_encoder"], device=device)
+        if text_encoder.dim != denoiser.config.text_dim:
+            raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_encoder.dim}-d "
+                                 f"embeddings but the denoiser expects {denoiser.config.text_dim}")
+        scheduler = make_ddim_scheduler(NoiseSchedule.from_dict(ckpt.config.get("schedule")))
+        vae.to(device).eval()
+        denoiser.to(device).eval()
+        return cls(vae, denoiser, text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config, device, str(directory))
+
+    @torch.no_grad()
+    def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
+                 guidance: float | None = None, seed: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> MotionOutput:
+        from .diffusion import ddim_sample
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise MotionLCMError("no prompt given")
+        for text in texts:
+            if not text.strip():
+                raise MotionLCMError("empty prompt")
+        if isinstance(lengths, (int, str, np.integer)):
+            lengths = [lengths] * len(texts)
+        frames = [parse_length(x) for x in lengths]
+        if len(frames) != len(texts):
+            raise MotionLCMError(f"{len(texts)} prompts but {len(frames)} lengths")
+        steps = int(num_steps or self.default_steps)
+        if steps < 1 or steps > self.scheduler.config.num_train_timesteps:
+            raise MotionLCMError(f"steps must be between 1 and {self.scheduler.config.num_train_timesteps}, got {steps}")
+        scale = float(self.default_guidance if guidance is None else guidance)
+        # Noise is drawn on the CPU so that a seed gives the same motion on CPU and CUDA.
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(seed)
+        timings: dict[str, float] = {}
+
+        t0 = _now(self.device)
+        cond = self.text_encoder.encode(texts).pooled
+        uncond = self.text_encoder.empty(len(texts)).pooled if scale != 1.0 else None
+        t1 = _now(self.device)
+        noise = torch.randn((len(texts), *self.denoiser.config.latent_shape), generator=generator)
+        latent = ddim_sample(lambda x, t, c: self.denoiser(x, t, c), self.scheduler, cond, uncond,
+                             tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
+        t2 = _now(self.device)
+        lengths_t = torch.tensor(frames, device=self.device)
+        mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
+        features = self.vae.decode(latent, mask) * self.std + self.mean
+        features = features.masked_fill(~mask[..., None], 0.0)
+        joints = features_to_joints(features.double(), mask).float()
+        t3 = _now(self.device)
+        timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, total=t3 - t0)
+        return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
+                            seed, steps, scale, timings)
+
+
+def _now(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()

@@ -1,0 +1,1 @@
+"""Training: one LightningModule per stage, the trainer factory and checkpoint export."""

@@ -1,0 +1,173 @@
+"""Training stages through the real CLI/config path, checkpoints, resume, generation and errors."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from motionlcm.cli import main
+from motionlcm.errors import MotionLCMError
+from motionlcm.training.checkpoint import load_checkpoint
+from motionlcm.training.run import compose_config, train
+
+TINY_VAE = ["model.vae.width=32", "model.vae.num_layers=3", "model.vae.ffn_dim=64", "model.vae.dropout=0.0"]
+TINY_DENOISER = ["model.denoiser.width=32", "model.denoiser.num_layers=3", "model.denoiser.ffn_dim=64", "model.text_encoder=hash:32"]
+
+
+def common(dataset: Path, out: Path, steps: int = 4) -> list[str]:
+    return [
+        "experiment=embedded", f"data.root={dataset}", "data.batch_size=2", "data.eval_batch_size=2", "data.num_workers=0",
+        f"output_dir={out}", f"trainer.max_steps={steps}", "trainer.val_check_interval=2", "trainer.limit_val_batches=1",
+        "trainer.checkpoint_every_n_steps=2", "trainer.accelerator=cpu", "trainer.devices=1", "trainer.log_every_n_steps=1",
+        "stage.optim.warmup_steps=0",
+    ]
+
+
+class StepRecorder(Callback):
+    def __init__(self):
+        self.start_step = None
+        self.end_step = None
+
+    def on_train_start(self, trainer, pl_module):
+        self.start_step = trainer.global_step
+
+    def on_train_end(self, trainer, pl_module):
+        self.end_step = trainer.global_step
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, fixtures):
+    """A tiny VAE, then a tiny MLD on top, trained for a few steps on real motions."""
+    from tests.conftest import build_small_dataset
+
+    base = tmp_path_factory.mktemp("train")
+    dataset = build_small_dataset(base / "ds", fixtures)
+    vae_rec = StepRecorder()
+    vae_export = train(compose_config(["stage=vae", *common(dataset, base / "vae"), *TINY_VAE]), [vae_rec])
+    mld_export = train(compose_config(["stage=mld", f"vae={vae_export}", *common(dataset, base / "mld"), *TINY_VAE, *TINY_DENOISER]))
+    return {"dataset": dataset, "base": base, "vae": vae_export, "mld": mld_export, "vae_steps": vae_rec}
+
+
+def test_vae_stage_exports_a_complete_checkpoint(trained):
+    export = trained["vae"]
+    assert trained["vae_steps"].end_step == 4
+    ckpt = load_checkpoint(export)
+    assert ckpt.kind == "vae" and ckpt.config["trained_steps"] == 4
+    np.testing.assert_array_equal(ckpt.mean, np.load(trained["dataset"] / "Mean.npy"))
+    assert {p.name for p in export.iterdir()} >= {"config.yaml", "model.safetensors", "Mean.npy", "Std.npy"}
+    run_dir = export.parent
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "csv").glob("metrics.csv")) and list((run_dir / "tensorboard").glob("events.*"))
+    header = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert "val/mpjpe_mm" in header and "train/total" in header
+
+
+def test_saved_vae_reproduces_the_trained_network(trained):
+    from motionlcm.models import MotionVAE, VAEConfig
+    from motionlcm.training.checkpoint import load_state
+    from motionlcm.training.stages import VAEStage
+
+    ckpt = load_checkpoint(trained["vae"])
+    vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"])).eval()
+    load_state(vae, ckpt.sub_state("vae"), "test")
+    state = torch.load(trained["base"] / "vae" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
+    trained_vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"])).eval()
+    trained_vae.load_state_dict({k[len("vae."):]: v for k, v in state.items() if k.startswith("vae.")})
+    x = torch.randn(2, 50, 263)
+    mask = torch.ones(2, 50, dtype=torch.bool)
+    torch.testing.assert_close(vae.decode(vae.encode(x, mask, sample=False)[0], mask),
+                               trained_vae.decode(trained_vae.encode(x, mask, sample=False)[0], mask), rtol=0, atol=0)
+    assert VAEStage.kind == "vae"
+
+
+def test_resume_continues_at_the_saved_step(trained, tmp_path):
+    run = trained["base"] / "vae"
+    step2 = run / "checkpoints" / "step2.ckpt"
+    assert step2.is_file()
+    rec = StepRecorder()
+    cfg = compose_config(["stage=vae", *common(trained["dataset"], tmp_path / "resumed", steps=6), *TINY_VAE, f"resume={step2}"])
+    train(cfg, [rec])
+    assert (rec.start_step, rec.end_step) == (2, 6)
+
+
+def test_mld_step_lowers_the_loss_on_a_tiny_set(trained):
+    from motionlcm.data.humanml3d import HumanML3DDataset, collate_motions
+    from motionlcm.training.stages import MLDStage
+
+    ds = HumanML3DDataset(trained["dataset"], "train", mode="eval")
+    batch = collate_motions([ds[i] for i in range(len(ds))])
+    torch.manual_seed(0)
+    stage = MLDStage(str(trained["vae"]), {"width": 32, "num_layers": 3, "ffn_dim": 64, "dropout": 0.0}, "hash:32", {},
+                     {"lr": 1e-3}, 0.0, {}, ds.mean, ds.std)
+    optimizer = torch.optim.Adam(stage.denoiser.parameters(), lr=1e-3)
+
+    def fixed_loss():
+        torch.manual_seed(123)  # same latent sample, noise and timesteps every time
+        return stage.diffusion_loss(batch, stage.denoiser, drop_text=False)
+
+    before = fixed_loss().item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        fixed_loss().backward()
+        optimizer.step()
+    assert fixed_loss().item() < 0.7 * before
+
+
+def test_pipeline_generates_deterministically(trained):
+    from motionlcm.motion.features import features_to_joints
+    from motionlcm.pipeline import MotionPipeline
+
+    pipe = MotionPipeline.from_pretrained(trained["mld"], device="cpu")
+    a = pipe(["a person walks", "a person jumps"], [40, "3s"], num_steps=5, seed=3)
+    b = pipe(["a person walks", "a person jumps"], [40, "3s"], num_steps=5, seed=3)
+    c = pipe(["a person walks", "a person jumps"], [40, "3s"], num_steps=5, seed=4)
+    assert a.features.shape == (2, 60, 263) and a.joints.shape == (2, 60, 22, 3)
+    assert a.lengths.tolist() == [40, 60]
+    np.testing.assert_array_equal(a.joints, b.joints)
+    assert not np.allclose(a.joints, c.joints)
+    assert np.abs(a.joints[0, 40:]).max() == 0
+    np.testing.assert_allclose(a.joints[1], features_to_joints(a.features[1].astype(np.float64)), atol=1e-4)
+    assert set(a.timings) == {"text", "denoise", "decode", "total"}
+
+
+def test_generate_cli_writes_npz(trained, tmp_path, capsys):
+    out = tmp_path / "jump.npz"
+    assert main(["generate", "a person jumps", "--ckpt", str(trained["mld"]), "--length", "2.5s", "--steps", "3",
+                 "--seed", "7", "--out", str(out)]) == 0
+    with np.load(out, allow_pickle=False) as data:
+        assert data["joints"].shape == (50, 22, 3) and data["features"].shape == (50, 263)
+        assert str(data["text"]) == "a person jumps" and int(data["seed"]) == 7 and int(data["steps"]) == 3
+        assert int(data["fps"]) == 20 and int(data["length"]) == 50
+    assert "seed 7" in capsys.readouterr().out
+
+
+def test_clear_errors(trained, tmp_path, capsys):
+    cases = [
+        (["train", "stage=foo"], "unknown stage 'foo'"),
+        (["train", "stage=vae", *common(tmp_path / "nope", tmp_path / "x")], "dataset directory not found"),
+        (["train", "stage=mld", *common(trained["dataset"], tmp_path / "y")], "needs a trained VAE"),
+        (["train", "stage=vae", "trainer.max_stepz=3"], "bad training config"),
+        (["generate", "a person jumps", "--ckpt", str(trained["vae"])], "is a 'vae' checkpoint"),
+        (["generate", "a person jumps", "--ckpt", str(tmp_path)], "not a motionlcm checkpoint"),
+        (["generate", "a person jumps", "--ckpt", str(trained["mld"]), "--length", "30s"], "outside 16-196"),
+        (["generate", "  ", "--ckpt", str(trained["mld"])], "empty prompt"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
+
+
+def test_ddp_two_cpu_processes_end_with_identical_weights(trained, tmp_path):
+    script = Path(__file__).with_name("ddp_check.py")
+    result = subprocess.run([sys.executable, str(script), str(trained["dataset"]), str(tmp_path / "ddp")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sums = sorted((tmp_path / "ddp").glob("rank*_weights.txt"))
+    assert [p.name for p in sums] == ["rank0_weights.txt", "rank1_weights.txt"]
+    r0, r1 = (p.read_text().split() for p in sums)
+    assert r0 == r1  # same final weights on both ranks
+    assert r0[1] != r0[0]  # and they did change during training (initial vs final checksum)
