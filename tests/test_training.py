@@ -171,3 +171,15 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(trained, tmp_path):
     r0, r1 = (p.read_text().split() for p in sums)
     assert r0 == r1  # same final weights on both ranks
     assert r0[1] != r0[0]  # and they did change during training (initial vs final checksum)
+
+
+def test_ema_weights_are_exported(trained, tmp_path):
+    out = tmp_path / "ema"
+    train(compose_config(["stage=vae", *common(trained["dataset"], out), *TINY_VAE, "stage.optim.ema_decay=0.5"]))
+    exported = load_checkpoint(out / "export").sub_state("vae")
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
+    raw = {k[len("vae."):]: v for k, v in state.items() if k.startswith("vae.")}
+    ema = {k[len("ema.module."):]: v for k, v in state.items() if k.startswith("ema.module.")}
+    key = "output_layer.weight"
+    torch.testing.assert_close(exported[key], ema[key], rtol=0, atol=0)
+    assert not torch.equal(ema[key], raw[key])

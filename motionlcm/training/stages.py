@@ -36,7 +36,9 @@ class _Stage(L.LightningModule):
             self.ema = AveragedModel(self.trained_network(), multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True)
             self.ema.requires_grad_(False)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Right after the step, so checkpoints saved at this batch already hold the updated EMA.
         if self.ema is not None:
             self.ema.update_parameters(self.trained_network())
 
