@@ -156,3 +156,15 @@ def test_feature_groups_cover_263_dims():
         assert not covered[group].any()
         covered[group] = True
     assert covered.all()
+
+
+def test_turning_past_180_degrees_recovers_exactly(fixtures):
+    # A pose spinning 1.5 turns about its root: HumanML3D's arcsin(q_y) flips sign once the
+    # facing passes 180 degrees; ours takes the w >= 0 quaternion and recovers the input.
+    pose = np.load(fixtures / "new_joints" / "012314.npy")[0].astype(np.float64)
+    pose = pose - pose[0] * np.array([1.0, 0.0, 1.0]) - np.array([0.0, pose[:, 1].min(), 0.0])
+    angles = np.linspace(0.0, 3.0 * np.pi, 120)
+    joints = qrot(yaw_quaternion(angles)[:, None], pose[None].repeat(120, 0))
+    feats = joints_to_features(joints, retarget=False)
+    recovered = features_to_joints(feats)
+    np.testing.assert_allclose(recovered, joints[:-1], atol=1e-6)

@@ -129,6 +129,10 @@ def _features_of_canonical(positions: torch.Tensor) -> torch.Tensor:
 
     root_velocity = qrot(r_rot[1:], positions[1:, 0] - positions[:-1, 0])
     yaw_step = qmul(r_rot[1:], qinv(r_rot[:-1]))
+    # Deviation from HumanML3D, on purpose: when the facing passes 180 degrees from the start
+    # this quaternion comes out with w < 0 and arcsin(q_y) gets the wrong sign, so recovery
+    # spins the body in one frame. q and -q are the same rotation; take the w >= 0 one.
+    yaw_step = torch.where(yaw_step[..., :1] < 0, -yaw_step, yaw_step)
     yaw_feature = torch.asin(yaw_step[:, 2:3].clamp(-1.0, 1.0))
 
     ric = positions.clone()
