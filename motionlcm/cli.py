@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output dataset folder (must not exist or be empty)")
     p.add_argument("--num", type=int, default=4000, help="number of motions (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 8, one per CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_data_synth)
 
