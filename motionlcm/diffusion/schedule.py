@@ -33,32 +33,27 @@ class NoiseSchedule:
         return asdict(self)
 
 
-def make_ddpm_scheduler(schedule: NoiseSchedule):
-    """Training-time forward process (``add_noise``)."""
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler(
+def _common_kwargs(schedule: NoiseSchedule) -> dict[str, Any]:
+    return dict(
         num_train_timesteps=schedule.num_train_timesteps,
         beta_start=schedule.beta_start,
         beta_end=schedule.beta_end,
         beta_schedule=schedule.beta_schedule,
         prediction_type=schedule.prediction_type,
         clip_sample=schedule.clip_sample,
-        variance_type="fixed_small",
     )
+
+
+def make_ddpm_scheduler(schedule: NoiseSchedule):
+    """Training-time forward process (``add_noise``)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(**_common_kwargs(schedule), variance_type="fixed_small")
 
 
 def make_ddim_scheduler(schedule: NoiseSchedule):
     """Teacher sampling (DDIM, eta 0)."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(
-        num_train_timesteps=schedule.num_train_timesteps,
-        beta_start=schedule.beta_start,
-        beta_end=schedule.beta_end,
-        beta_schedule=schedule.beta_schedule,
-        prediction_type=schedule.prediction_type,
-        clip_sample=schedule.clip_sample,
-        set_alpha_to_one=schedule.set_alpha_to_one,
-        steps_offset=schedule.steps_offset,
-    )
+    return DDIMScheduler(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,
+                         steps_offset=schedule.steps_offset)
