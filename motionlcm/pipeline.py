@@ -64,7 +64,11 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 class MotionPipeline:
-    """Text-to-motion from an exported checkpoint folder (``mld``: DDIM + classifier-free guidance)."""
+    """Text-to-motion from an exported checkpoint folder.
+
+    ``mld`` checkpoints sample with DDIM + classifier-free guidance (the teacher); ``lcm``
+    checkpoints with diffusers' LCMScheduler in a few steps, guidance entering as an embedding.
+    """
 
     def __init__(self, vae, denoiser, text_encoder, scheduler, mean: np.ndarray, std: np.ndarray, config: dict,
                  device: torch.device, name: str = ""):
@@ -74,37 +78,43 @@ class MotionPipeline:
         self.mean = torch.as_tensor(mean, device=device)
         self.std = torch.as_tensor(std, device=device)
         sampling = config.get("sampling", {})
-        self.default_steps = int(sampling.get("steps", 50))
-        self.default_guidance = float(sampling.get("guidance", 7.5))
+        self.default_steps = int(sampling.get("steps") or (1 if self.kind == "lcm" else 50))
+        guidance = sampling.get("guidance")
+        self.default_guidance = None if guidance is None else float(guidance)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "MotionPipeline":
-        from .diffusion import NoiseSchedule, make_ddim_scheduler
-        from .models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig
+        from .diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
         from .models.text_encoder import load_text_encoder
-        from .training.checkpoint import load_checkpoint, load_state
+        from .training.checkpoint import build_denoiser, build_vae, load_checkpoint
 
         device = pick_device(device)
-        ckpt = load_checkpoint(directory, expected_kinds=("mld",))
-        vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"]))
-        load_state(vae, ckpt.sub_state("vae"), str(directory))
-        denoiser = LatentDenoiser(DenoiserConfig.from_dict(ckpt.config["denoiser"]))
-        load_state(denoiser, ckpt.sub_state("denoiser"), str(directory))
+        ckpt = load_checkpoint(directory, expected_kinds=("mld", "lcm"))
+        vae, denoiser = build_vae(ckpt), build_denoiser(ckpt)
         text_encoder = load_text_encoder(ckpt.config["text_encoder"], device=device)
         if text_encoder.dim != denoiser.config.text_dim:
             raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_encoder.dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")
-        scheduler = make_ddim_scheduler(NoiseSchedule.from_dict(ckpt.config.get("schedule")))
-        vae.to(device).eval()
-        denoiser.to(device).eval()
-        return cls(vae, denoiser, text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config, device, str(directory))
+        schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
+        if ckpt.kind == "lcm":
+            scheduler = make_lcm_scheduler(schedule, int(ckpt.config.get("lcm", {}).get("num_ddim_timesteps", 10)))
+        else:
+            scheduler = make_ddim_scheduler(schedule)
+        return cls(vae.to(device), denoiser.to(device), text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config,
+                   device, str(directory))
+
+    def guidance_for(self, steps: int) -> float:
+        """The guidance used when none is given: the checkpoint's, else the published default."""
+        from .diffusion import lcm_default_guidance
+
+        if self.default_guidance is not None:
+            return self.default_guidance
+        return lcm_default_guidance(steps) if self.kind == "lcm" else 7.5
 
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
                  guidance: float | None = None, seed: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> MotionOutput:
-        from .diffusion import ddim_sample
-
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise MotionLCMError("no prompt given")
@@ -119,7 +129,9 @@ class MotionPipeline:
         steps = int(num_steps or self.default_steps)
         if steps < 1 or steps > self.scheduler.config.num_train_timesteps:
             raise MotionLCMError(f"steps must be between 1 and {self.scheduler.config.num_train_timesteps}, got {steps}")
-        scale = float(self.default_guidance if guidance is None else guidance)
+        scale = float(self.guidance_for(steps) if guidance is None else guidance)
+        if not np.isfinite(scale) or scale < 0:
+            raise MotionLCMError(f"guidance must be a finite number >= 0, got {scale}")
         # Noise is drawn on the CPU so that a seed gives the same motion on CPU and CUDA.
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         generator = torch.Generator(device="cpu")
@@ -128,11 +140,9 @@ class MotionPipeline:
 
         t0 = _now(self.device)
         cond = self.text_encoder.encode(texts).pooled
-        uncond = self.text_encoder.empty(len(texts)).pooled if scale != 1.0 else None
         t1 = _now(self.device)
         noise = torch.randn((len(texts), *self.denoiser.config.latent_shape), generator=generator)
-        latent = ddim_sample(lambda x, t, c: self.denoiser(x, t, c), self.scheduler, cond, uncond,
-                             tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
+        latent = self._denoise(cond, noise, steps, scale, generator, progress)
         t2 = _now(self.device)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
@@ -143,6 +153,17 @@ class MotionPipeline:
         timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, total=t3 - t0)
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
                             seed, steps, scale, timings)
+
+    def _denoise(self, cond: torch.Tensor, noise: torch.Tensor, steps: int, scale: float, generator: torch.Generator,
+                 progress: Callable[[int, int], None] | None) -> torch.Tensor:
+        from .diffusion import ddim_sample, lcm_sample
+
+        if self.kind == "lcm":
+            return lcm_sample(lambda x, t, c, w: self.denoiser(x, t, c, w), self.scheduler, cond, noise, steps, scale,
+                              generator=generator, progress=progress)
+        uncond = self.text_encoder.empty(len(cond)).pooled if scale != 1.0 else None
+        return ddim_sample(lambda x, t, c: self.denoiser(x, t, c), self.scheduler, cond, uncond,
+                           tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
 
 
 def _now(device: torch.device) -> float:

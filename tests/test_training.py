@@ -48,7 +48,9 @@ def trained(tmp_path_factory, fixtures):
     vae_rec = StepRecorder()
     vae_export = train(compose_config(["stage=vae", *common(dataset, base / "vae"), *TINY_VAE]), [vae_rec])
     mld_export = train(compose_config(["stage=mld", f"vae={vae_export}", *common(dataset, base / "mld"), *TINY_VAE, *TINY_DENOISER]))
-    return {"dataset": dataset, "base": base, "vae": vae_export, "mld": mld_export, "vae_steps": vae_rec}
+    lcm_export = train(compose_config(["stage=lcm", f"teacher={mld_export}", *common(dataset, base / "lcm"), *TINY_VAE,
+                                       *TINY_DENOISER]))
+    return {"dataset": dataset, "base": base, "vae": vae_export, "mld": mld_export, "lcm": lcm_export, "vae_steps": vae_rec}
 
 
 def test_vae_stage_exports_a_complete_checkpoint(trained):
@@ -154,6 +156,8 @@ def test_clear_errors(trained, tmp_path, capsys):
         (["generate", "a person jumps", "--ckpt", str(tmp_path)], "not a motionlcm checkpoint"),
         (["generate", "a person jumps", "--ckpt", str(trained["mld"]), "--length", "30s"], "outside 16-196"),
         (["generate", "  ", "--ckpt", str(trained["mld"])], "empty prompt"),
+        (["train", "stage=lcm", *common(trained["dataset"], tmp_path / "z")], "needs a trained teacher"),
+        (["train", "stage=lcm", f"teacher={trained['vae']}", *common(trained["dataset"], tmp_path / "w")], "is a 'vae' checkpoint"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -183,3 +187,63 @@ def test_ema_weights_are_exported(trained, tmp_path):
     key = "output_layer.weight"
     torch.testing.assert_close(exported[key], ema[key], rtol=0, atol=0)
     assert not torch.equal(ema[key], raw[key])
+
+
+def _tiny_batch(trained):
+    from motionlcm.data.humanml3d import HumanML3DDataset, collate_motions
+
+    ds = HumanML3DDataset(trained["dataset"], "train", mode="eval")
+    return ds, collate_motions([ds[i] for i in range(len(ds))])
+
+
+def test_lcm_student_starts_as_the_teacher(trained):
+    from motionlcm.training.stages import LCMStage
+
+    ds, _ = _tiny_batch(trained)
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, {}, {}, ds.mean, ds.std).eval()
+    x, t, text = torch.randn(2, 16, 32), torch.tensor([999, 99]), torch.randn(2, 32)
+    with torch.no_grad():
+        teacher = stage.teacher(x, t, text)
+        torch.testing.assert_close(stage.student(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=0)
+        torch.testing.assert_close(stage.target(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=0)
+
+
+def test_distillation_loss_falls_on_a_small_teacher(trained):
+    from motionlcm.training.stages import LCMStage
+
+    ds, batch = _tiny_batch(trained)
+    torch.manual_seed(0)
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, {"target_ema": 0.5}, {}, ds.mean, ds.std).eval()  # no dropout noise
+    optimizer = torch.optim.Adam(stage.student.parameters(), lr=1e-3)
+
+    def fixed_loss():
+        return stage.distillation_loss(batch, torch.Generator().manual_seed(7))
+
+    before = fixed_loss().item()
+    for _ in range(40):
+        optimizer.zero_grad()
+        fixed_loss().backward()
+        optimizer.step()
+        with torch.no_grad():  # the stage's EMA target update
+            torch._foreach_lerp_(list(stage.target.parameters()), list(stage.student.parameters()), 0.5)
+    assert fixed_loss().item() < 0.5 * before
+
+
+def test_lcm_checkpoint_drives_the_pipeline_and_cli(trained, tmp_path):
+    from motionlcm.pipeline import MotionPipeline
+
+    ckpt = load_checkpoint(trained["lcm"])
+    assert ckpt.kind == "lcm" and ckpt.config["denoiser"]["guidance_embed_dim"] == 256
+    assert "denoiser.guidance_proj.weight" in ckpt.weights
+    assert ckpt.config["lcm"]["num_ddim_timesteps"] == 10
+    pipe = MotionPipeline.from_pretrained(trained["lcm"], device="cpu")
+    one = pipe("a person jumps", 40, seed=1)
+    assert one.steps == 1 and one.guidance == 8.0 and one.joints.shape == (1, 40, 22, 3)
+    four = pipe("a person jumps", 40, num_steps=4, seed=1)
+    assert four.guidance == 13.5 and np.isfinite(four.joints).all()
+    np.testing.assert_array_equal(four.joints, pipe("a person jumps", 40, num_steps=4, seed=1).joints)
+    out = tmp_path / "lcm.npz"
+    assert main(["generate", "a person jumps", "--ckpt", str(trained["lcm"]), "--length", "2s", "--steps", "2",
+                 "--guidance", "6", "--out", str(out)]) == 0
+    with np.load(out) as data:
+        assert int(data["steps"]) == 2 and float(data["guidance"]) == 6.0

@@ -57,3 +57,43 @@ def make_ddim_scheduler(schedule: NoiseSchedule):
 
     return DDIMScheduler(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,
                          steps_offset=schedule.steps_offset)
+
+
+# MotionLCM's per-step-count defaults (REFERENCE.md section 2).
+LCM_TIMESTEPS: dict[int, list[int]] = {1: [799], 2: [699, 299], 4: [699, 399, 299, 299]}
+LCM_GUIDANCE: dict[int, float] = {1: 8.0, 2: 12.5, 4: 13.5}
+
+
+def lcm_default_guidance(num_steps: int) -> float:
+    """The published scale for 1/2/4 steps; other counts take the nearest published one."""
+    nearest = min(LCM_GUIDANCE, key=lambda n: (abs(n - num_steps), n))
+    return LCM_GUIDANCE[nearest]
+
+
+def make_lcm_scheduler(schedule: NoiseSchedule, num_ddim_timesteps: int = 10):
+    """diffusers' LCMScheduler on the teacher's noise schedule; the distillation grid is ``original_inference_steps``."""
+    from diffusers import LCMScheduler
+
+    class MotionLCMScheduler(LCMScheduler):
+        """Accepts MotionLCM's 4-step schedule ``[699, 399, 299, 299]``.
+
+        diffusers requires strictly descending custom timesteps; the published 4-step schedule
+        repeats 299 (denoise, then re-noise at the same level), so custom lists are set directly.
+        """
+
+        def set_custom_timesteps(self, timesteps: list[int], device=None) -> None:
+            import torch
+
+            if not timesteps or any(not 0 <= int(t) < self.config.num_train_timesteps for t in timesteps):
+                raise MotionLCMError(f"LCM timesteps must lie in 0..{self.config.num_train_timesteps - 1}, got {timesteps}")
+            if any(b > a for a, b in zip(timesteps, timesteps[1:])):
+                raise MotionLCMError(f"LCM timesteps must not increase, got {timesteps}")
+            self.timesteps = torch.tensor([int(t) for t in timesteps], dtype=torch.long, device=device)
+            self.num_inference_steps = len(timesteps)
+            self.custom_timesteps = True
+            self._step_index = None
+            self._begin_index = None
+
+    return MotionLCMScheduler(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,
+                              steps_offset=schedule.steps_offset, original_inference_steps=num_ddim_timesteps,
+                              timestep_scaling=10.0)

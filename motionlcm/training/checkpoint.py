@@ -108,3 +108,21 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
     except RuntimeError as exc:
         first = [line.strip() for line in str(exc).splitlines() if line.strip()][1:2] or [str(exc)[:120]]
         raise MotionLCMError(f"{where}: weights do not match the model config ({first[0][:160]})") from None
+
+
+def build_vae(ckpt: Checkpoint):
+    """The checkpoint's VAE with its weights, in eval mode."""
+    from ..models import MotionVAE, VAEConfig
+
+    vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"]))
+    load_state(vae, ckpt.sub_state("vae"), str(ckpt.path))
+    return vae.eval()
+
+
+def build_denoiser(ckpt: Checkpoint):
+    """The checkpoint's denoiser (an MLD teacher or an LCM student) with its weights, in eval mode."""
+    from ..models import DenoiserConfig, LatentDenoiser
+
+    denoiser = LatentDenoiser(DenoiserConfig.from_dict(ckpt.config["denoiser"]))
+    load_state(denoiser, ckpt.sub_state("denoiser"), str(ckpt.path))
+    return denoiser.eval()

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ..errors import MotionLCMError
 from .checkpoint import save_checkpoint
 
-STAGES = ("vae", "mld")
+STAGES = ("vae", "mld", "lcm")
 
 
 def config_dir() -> Path:
@@ -63,7 +63,7 @@ class ExportCheckpoint(Callback):
 def build_stage(cfg, datamodule):
     from omegaconf import OmegaConf
 
-    from .stages import MLDStage, VAEStage
+    from .stages import LCMStage, MLDStage, VAEStage
 
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     name = plain["stage"]["name"]
@@ -75,6 +75,10 @@ def build_stage(cfg, datamodule):
             raise MotionLCMError("the mld stage needs a trained VAE: add vae=PATH (a folder written by stage=vae)")
         return MLDStage(plain["vae"], plain["model"]["denoiser"], plain["model"]["text_encoder"], plain["model"]["schedule"],
                         plain["stage"]["optim"], plain["stage"]["cfg_dropout"], plain["model"]["sampling"], mean, std)
+    if name == "lcm":
+        if not plain.get("teacher"):
+            raise MotionLCMError("the lcm stage needs a trained teacher: add teacher=PATH (a folder written by stage=mld)")
+        return LCMStage(plain["teacher"], plain["stage"]["optim"], plain["stage"]["lcm"], plain["stage"]["sampling"], mean, std)
     raise MotionLCMError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
 
 

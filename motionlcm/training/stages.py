@@ -12,7 +12,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..errors import MotionLCMError
 from ..models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig, vae_loss
 from ..motion.features import features_to_joints
-from .checkpoint import load_checkpoint, load_state
+from .checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
 
 
 class _Stage(L.LightningModule):
@@ -97,6 +97,11 @@ class VAEStage(_Stage):
         return {"vae": self.vae.config.to_dict()}
 
 
+def _check_same_normalisation(ckpt: Checkpoint, mean, std) -> None:
+    if not (np.allclose(ckpt.mean, mean) and np.allclose(ckpt.std, std)):
+        raise MotionLCMError(f"{ckpt.path}: trained with another Mean/Std than this dataset's")
+
+
 def root_aligned_joint_error(pred_features: torch.Tensor, true_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean per-joint position error (metres) after subtracting each frame's pelvis, over valid frames."""
     pred = features_to_joints(pred_features, mask)
@@ -120,11 +125,8 @@ class MLDStage(_Stage):
         from ..models.text_encoder import load_text_encoder
 
         vae_ckpt = load_checkpoint(vae_path, expected_kinds=("vae",))
-        if not (np.allclose(vae_ckpt.mean, mean) and np.allclose(vae_ckpt.std, std)):
-            raise MotionLCMError(f"{vae_path}: the VAE was trained with another Mean/Std than this dataset's")
-        self.vae = MotionVAE(VAEConfig.from_dict(vae_ckpt.config["vae"]))
-        load_state(self.vae, vae_ckpt.sub_state("vae"), str(vae_path))
-        self.vae.requires_grad_(False).eval()
+        _check_same_normalisation(vae_ckpt, mean, std)
+        self.vae = build_vae(vae_ckpt).requires_grad_(False)
         self.text_encoder_name = text_encoder
         # Kept out of the module tree: frozen, loaded by name, not part of any checkpoint.
         self._text = [load_text_encoder(text_encoder)]
@@ -190,3 +192,146 @@ class MLDStage(_Stage):
             "schedule": self.schedule.to_dict(),
             "sampling": self.sampling,
         }
+
+
+class LCMStage(_Stage):
+    """Latent consistency distillation of an MLD teacher into a few-step MotionLCM student.
+
+    Module tree: ``vae`` and ``teacher`` (frozen), ``student`` (trained: the online network) and
+    ``target`` (its EMA at ``target_ema``, the consistency target). Student and target start as
+    copies of the teacher plus a zero-initialised guidance branch, so step 0 reproduces the teacher.
+    """
+
+    kind = "lcm"
+
+    def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std):
+        super().__init__(optim, mean, std)
+        self.save_hyperparameters(ignore=["mean", "std"])
+        from ..diffusion import NoiseSchedule
+        from ..diffusion.consistency import skipping_timesteps
+        from ..models.text_encoder import load_text_encoder
+
+        ckpt = load_checkpoint(teacher_path, expected_kinds=("mld",))
+        _check_same_normalisation(ckpt, mean, std)
+        self.lcm = {**LCM_DEFAULTS, **dict(lcm)}
+        unknown = sorted(set(self.lcm) - set(LCM_DEFAULTS))
+        if unknown:
+            raise MotionLCMError(f"unknown lcm option(s): {', '.join(unknown)}")
+        self.vae = build_vae(ckpt).requires_grad_(False)
+        self.teacher = build_denoiser(ckpt).requires_grad_(False)
+        student_config = {**ckpt.config["denoiser"], "guidance_embed_dim": int(self.lcm["guidance_embed_dim"])}
+        self.student = LatentDenoiser(DenoiserConfig.from_dict(student_config))
+        missing, unexpected = self.student.load_state_dict(self.teacher.state_dict(), strict=False)
+        if unexpected or set(missing) != {"guidance_proj.weight"}:
+            raise MotionLCMError(f"{teacher_path}: teacher weights do not fit the student ({missing or unexpected})")
+        self.target = LatentDenoiser(self.student.config).requires_grad_(False)
+        self.target.load_state_dict(self.student.state_dict())
+        self.text_encoder_name = ckpt.config["text_encoder"]
+        self._text = [load_text_encoder(self.text_encoder_name)]  # frozen, outside the module tree
+        self.schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
+        self.register_buffer("grid", skipping_timesteps(self.schedule.num_train_timesteps, int(self.lcm["num_ddim_timesteps"])),
+                             persistent=False)
+        from ..diffusion import make_ddpm_scheduler
+
+        self.noise_scheduler = make_ddpm_scheduler(self.schedule)
+        self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
+        self.sampling = dict(sampling)
+        self._setup_ema()
+
+    def trained_network(self) -> torch.nn.Module:
+        return self.student
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for frozen in (self.vae, self.teacher, self.target):
+            frozen.eval()
+        return self
+
+    def on_fit_start(self) -> None:
+        self._text[0].to(self.device)
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        rate = float(self.lcm["target_ema"])
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.target.parameters()), list(self.student.parameters()), 1.0 - rate)
+
+    def distillation_loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        from ..diffusion.consistency import consistency_function, ddim_step, distillation_loss, guided, predict_x0
+
+        cfg = self.lcm
+        encoder = self._text[0].to(self.device)
+        with torch.no_grad():
+            z0, _ = self.vae.encode(batch["motion"], batch["mask"], sample=True)
+            cond = encoder.encode(list(batch["text"])).pooled
+            uncond = encoder.empty(len(z0)).pooled
+        batch_size, device = len(z0), z0.device
+
+        def rand(*shape):
+            return torch.rand(*shape, generator=generator).to(device) if generator is not None else torch.rand(*shape, device=device)
+
+        index = (rand(batch_size) * len(self.grid)).long().clamp(max=len(self.grid) - 1)
+        start = self.grid[index]
+        k = self.schedule.num_train_timesteps // int(cfg["num_ddim_timesteps"])
+        end = (start - k).clamp(min=0)
+        noise = torch.randn(z0.shape, generator=generator).to(device) if generator is not None else torch.randn_like(z0)
+        x_start = self.noise_scheduler.add_noise(z0, noise, start)
+        w = float(cfg["w_min"]) + (float(cfg["w_max"]) - float(cfg["w_min"])) * rand(batch_size)
+        scalings = dict(sigma_data=float(cfg["sigma_data"]), timestep_scaling=float(cfg["timestep_scaling"]))
+
+        prediction = consistency_function(self.student(x_start, start, cond, w), x_start, start, self.alphas_cumprod, **scalings)
+        with torch.no_grad():
+            eps_both = self.teacher(torch.cat([x_start, x_start]), torch.cat([start, start]), torch.cat([cond, uncond]))
+            eps_c, eps_u = eps_both.chunk(2)
+            alpha_start = self.alphas_cumprod[start]
+            x0 = guided(predict_x0(eps_c, x_start, alpha_start), predict_x0(eps_u, x_start, alpha_start), w)
+            eps = guided(eps_c, eps_u, w)
+            x_end = ddim_step(x0, eps, self.alphas_cumprod[end])
+            target = consistency_function(self.target(x_end, end, cond, w), x_end, end, self.alphas_cumprod, **scalings)
+        return distillation_loss(prediction, target, str(cfg["loss"]), float(cfg["huber_c"]))
+
+    def training_step(self, batch, batch_idx):
+        loss = self.distillation_loss(batch)
+        size = len(batch["mask"])
+        self.log("train/loss", loss, batch_size=size)
+        self.log("loss", loss, prog_bar=True, logger=False, batch_size=size)
+        return loss
+
+    @torch.no_grad()
+    def validation_step(self, batch, batch_idx):
+        """Distillation loss, and how far 1-step student samples are from the teacher's DDIM + CFG samples."""
+        from ..diffusion import ddim_sample, lcm_default_guidance, lcm_sample, make_ddim_scheduler, make_lcm_scheduler
+
+        size = len(batch["mask"])
+        generator = torch.Generator().manual_seed(batch_idx)
+        self.log("val/loss", self.distillation_loss(batch, generator), prog_bar=True, batch_size=size, sync_dist=True)
+        encoder = self._text[0].to(self.device)
+        cond = encoder.encode(list(batch["text"])).pooled
+        noise = torch.randn((size, *self.student.config.latent_shape), generator=generator).to(self.device)
+        scale = lcm_default_guidance(1)
+        student = lcm_sample(lambda x, t, c, w: self.student(x, t, c, w), make_lcm_scheduler(self.schedule), cond, noise,
+                             num_steps=1, guidance=scale)
+        teacher = ddim_sample(lambda x, t, c: self.teacher(x, t, c), make_ddim_scheduler(self.schedule), cond,
+                              encoder.empty(size).pooled, tuple(self.student.config.latent_shape), num_steps=10,
+                              guidance=scale, initial_noise=noise)
+        self.log("val/lcm1_vs_ddim10_latent_mse", F.mse_loss(student, teacher), batch_size=size, sync_dist=True)
+
+    def export_modules(self) -> dict[str, torch.nn.Module]:
+        return {"vae": self.vae, "denoiser": self.export_network()}
+
+    def export_config(self) -> dict[str, Any]:
+        return {
+            "vae": self.vae.config.to_dict(),
+            "denoiser": self.student.config.to_dict(),
+            "text_encoder": self.text_encoder_name,
+            "schedule": self.schedule.to_dict(),
+            "sampling": self.sampling,
+            "lcm": self.lcm,
+        }
+
+
+# MotionLCM's distillation settings (REFERENCE.md section 2).
+LCM_DEFAULTS: dict[str, Any] = {
+    "num_ddim_timesteps": 10, "w_min": 5.0, "w_max": 15.0, "loss": "huber", "huber_c": 0.5, "target_ema": 0.95,
+    "guidance_embed_dim": 256, "sigma_data": 0.5, "timestep_scaling": 10.0,
+}
