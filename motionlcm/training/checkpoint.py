@@ -2,7 +2,7 @@
 
 Layout::
 
-    DIR/config.yaml        kind (vae | mld | lcm), model configs, text encoder, schedule, sampling defaults
+    DIR/config.yaml        kind (vae | mld | lcm | evaluator), model configs, text encoder, schedule, sampling defaults
     DIR/model.safetensors  weights, prefixed by sub-model ("vae.", "denoiser.")
     DIR/Mean.npy, Std.npy  the feature normalisation of the training data
 """
@@ -21,7 +21,7 @@ from ..io import atomic_path, load_npy, save_npy
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
-KINDS = ("vae", "mld", "lcm")
+KINDS = ("vae", "mld", "lcm", "evaluator")
 FORMAT_VERSION = 1
 
 

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ..errors import MotionLCMError
 from .checkpoint import save_checkpoint
 
-STAGES = ("vae", "mld", "lcm")
+STAGES = ("vae", "mld", "lcm", "evaluator")
 
 
 def config_dir() -> Path:
@@ -79,6 +79,12 @@ def build_stage(cfg, datamodule):
         if not plain.get("teacher"):
             raise MotionLCMError("the lcm stage needs a trained teacher: add teacher=PATH (a folder written by stage=mld)")
         return LCMStage(plain["teacher"], plain["stage"]["optim"], plain["stage"]["lcm"], plain["stage"]["sampling"], mean, std)
+    if name == "evaluator":
+        from .evaluator_stage import EvaluatorStage
+
+        stage = plain["stage"]
+        return EvaluatorStage(stage["evaluator"], stage["text_encoder"], stage["optim"], stage["loss_weights"],
+                              stage["margin"], mean, std)
     raise MotionLCMError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
 
 
