@@ -100,26 +100,117 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .export.npz import save_motion_npz
     from .pipeline import MotionPipeline, parse_length
 
-    frames = parse_length(args.length)
+    if (args.prompt is None) == (args.prompts is None):
+        raise MotionLCMError("give either a PROMPT or --prompts FILE")
     if args.num_samples < 1:
         raise MotionLCMError("--num-samples must be at least 1")
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise MotionLCMError(f"{out}: output must end in .npz")
+    frames = parse_length(args.length)
+    if args.prompts:
+        return _generate_from_file(args, frames)
+    from .export.batch import FORMATS, PromptItem, write_outputs
+
+    out = Path(args.out or "motion.npz")
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise MotionLCMError(f"{out}: output must end in one of {', '.join('.' + f for f in FORMATS)}")
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed)
     paths = []
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
-        save_motion_npz(path, result, i, model_id=str(args.ckpt))
-        paths.append(str(path))
+        item = PromptItem(0, args.prompt, frames)
+        written = write_outputs(result, i, item, path.parent, (fmt,), str(args.ckpt), stem=path.stem)
+        paths.append(str(path.parent / written[fmt]))
     t = result.timings
-    print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance}, seed {result.seed}; "
+    print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance:g}, seed {result.seed}; "
           f"{t['total'] * 1000:.0f} ms: text {t['text'] * 1000:.0f}, denoise {t['denoise'] * 1000:.0f}, decode {t['decode'] * 1000:.0f})")
     return 0
+
+
+def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
+    from .export.batch import generate_batch, parse_formats, parse_prompt_lines
+    from .pipeline import MotionPipeline
+
+    source = Path(args.prompts)
+    if not source.is_file():
+        raise MotionLCMError(f"prompts file not found: {source}")
+    if not args.out:
+        raise MotionLCMError("--prompts needs --out DIR (the output folder)")
+    formats = parse_formats(args.formats)
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise MotionLCMError(f"{source}: not a UTF-8 text file") from None
+    items, problems = parse_prompt_lines(lines, default_frames)
+    for problem in problems:
+        print(f"{source}: {problem}", file=sys.stderr)
+    if not items:
+        raise MotionLCMError(f"{source}: no valid prompt lines")
+    pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
+    report = generate_batch(pipe, items, args.out, formats, batch_size=args.batch_size, steps=args.steps,
+                            guidance=args.guidance, seed=args.seed or 0, model_id=str(args.ckpt))
+    print(f"{report['generated']} generated, {report['skipped']} already done, {len(problems)} malformed line(s); "
+          f"manifest {report['manifest']}")
+    return EXIT_PROBLEMS if problems else 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+    import yaml
+
+    from .evaluation.timing import (compile_pipeline, format_table, machine_description, random_pipeline, run_benchmark,
+                                    speedups, write_json)
+    from .pipeline import MotionPipeline, parse_length, pick_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    frames = parse_length(args.length)
+    batches = _int_list(args.batch_sizes, "--batch-sizes")
+    lcm_steps = tuple(_int_list(args.lcm_steps, "--lcm-steps"))
+    if args.mld or args.lcm:
+        mld = MotionPipeline.from_pretrained(args.mld, device) if args.mld else None
+        lcm = MotionPipeline.from_pretrained(args.lcm, device) if args.lcm else None
+        source = f"checkpoints mld={args.mld} lcm={args.lcm}"
+    else:
+        from .training.run import config_dir
+
+        path = config_dir() / "model" / f"{args.model}.yaml"
+        if not path.is_file():
+            raise MotionLCMError(f"unknown model config {args.model!r} (looked for {path})")
+        model = yaml.safe_load(path.read_text(encoding="utf-8"))
+        mld, lcm = random_pipeline(model, "mld", device), random_pipeline(model, "lcm", device)
+        source = f"model config {args.model} with random weights"
+    if args.compile:
+        for pipe in (mld, lcm):
+            if pipe is not None:
+                compile_pipeline(pipe, "reduce-overhead" if args.cuda_graphs else None)
+    machine = machine_description(device)
+    print(f"benchmark on {machine}: {source}, {frames} frames, median of {args.repeats} after {args.warmup} warm-up",
+          file=sys.stderr)
+    rows = run_benchmark(mld, lcm, batches, frames, args.repeats, args.warmup, args.mld_steps, args.mld_guidance, lcm_steps,
+                         progress=lambda what: print(f"  timing {what} ...", file=sys.stderr))
+    print(format_table(rows))
+    for name, factor in speedups(rows).items():
+        print(f"denoising speed-up of {name} over MLD: {factor:.0f}x")
+    if args.out:
+        settings = {"source": source, "frames": frames, "repeats": args.repeats, "warmup": args.warmup,
+                    "compile": args.compile, "cuda_graphs": args.cuda_graphs}
+        write_json(args.out, rows, machine, settings)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MotionLCMError(f"{option}: expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise MotionLCMError(f"{option}: expected positive integers, got {text!r}")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,17 +260,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. stage=vae experiment=embedded data.root=DIR trainer.max_steps=300")
     p.set_defaults(func=_cmd_train)
 
-    p = commands.add_parser("generate", help="generate a motion from text")
-    p.add_argument("prompt", help="what the person does, e.g. 'a person jumps'")
+    p = commands.add_parser("generate", help="generate motions from text (one prompt, or a prompts file)")
+    p.add_argument("prompt", nargs="?", help="what the person does, e.g. 'a person jumps'")
+    p.add_argument("--prompts", help="file of prompts, one per line: 'text#frames' or plain text (uses --length)")
+    p.add_argument("--formats", default="npz", help="with --prompts: comma-separated npz,bvh,glb,mp4 (default npz)")
+    p.add_argument("--batch-size", type=int, default=32, help="with --prompts: motions per model call (default 32)")
     p.add_argument("--ckpt", required=True, help="checkpoint folder (an export/ written by `motionlcm train`)")
     p.add_argument("--length", default="4s", help="seconds ('4s') or frames ('80'); 0.8-9.8 s (default 4s)")
-    p.add_argument("--out", default="motion.npz", help="output .npz (default motion.npz)")
+    p.add_argument("--out", default=None, help="output file .npz/.bvh/.glb/.mp4 (default motion.npz); with --prompts, a folder")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed; with --prompts, line n uses seed+n)")
     p.add_argument("--num-samples", type=int, default=1, help="motions to generate for the prompt")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_generate)
+
+    p = commands.add_parser("bench", help="time text encoding, denoising and decoding of MLD and MotionLCM")
+    p.add_argument("--mld", help="MLD checkpoint folder (default: random weights of --model)")
+    p.add_argument("--lcm", help="MotionLCM checkpoint folder (default: random weights of --model)")
+    p.add_argument("--model", default="embedded", help="model config for random weights: embedded, humanml3d_v2, humanml3d_v1")
+    p.add_argument("--batch-sizes", default="1,32", help="comma-separated batch sizes (default 1,32)")
+    p.add_argument("--length", default="196", help="motion length, frames or seconds (default 196 frames)")
+    p.add_argument("--mld-steps", type=int, default=50)
+    p.add_argument("--mld-guidance", type=float, default=7.5)
+    p.add_argument("--lcm-steps", default="1,2,4", help="comma-separated LCM step counts (default 1,2,4)")
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per measurement; the median is reported")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the denoiser and the VAE decoder")
+    p.add_argument("--cuda-graphs", action="store_true", help="with --compile: mode reduce-overhead (CUDA graphs)")
+    p.add_argument("--out", help="also write the results as JSON")
+    p.set_defaults(func=_cmd_bench)
 
     p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
     p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")

@@ -26,10 +26,14 @@ class MotionOutput:
     joints: np.ndarray
     lengths: np.ndarray
     texts: list[str]
-    seed: int | None
+    seed: int | list[int] | None  # one per sample when per-sample seeds were given
     steps: int
     guidance: float
     timings: dict[str, float] = field(default_factory=dict)
+
+    def seed_of(self, index: int) -> int | None:
+        """The seed that reproduces sample ``index`` (with the same batch when one seed was given)."""
+        return self.seed[index] if isinstance(self.seed, list) else self.seed
 
     def motion(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Unpadded (features, joints) of one sample."""
@@ -113,8 +117,10 @@ class MotionPipeline:
 
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
-                 guidance: float | None = None, seed: int | None = None,
+                 guidance: float | None = None, seed: int | Sequence[int] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> MotionOutput:
+        """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
+        sample then depends only on its own seed, whatever else is in the batch)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise MotionLCMError("no prompt given")
@@ -133,15 +139,24 @@ class MotionPipeline:
         if not np.isfinite(scale) or scale < 0:
             raise MotionLCMError(f"guidance must be a finite number >= 0, got {scale}")
         # Noise is drawn on the CPU so that a seed gives the same motion on CPU and CUDA.
-        seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
-        generator = torch.Generator(device="cpu")
-        generator.manual_seed(seed)
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            if len(seed) != len(texts):
+                raise MotionLCMError(f"{len(texts)} prompts but {len(seed)} seeds")
+            seed = [int(s) for s in seed]
+            generator = [torch.Generator(device="cpu").manual_seed(s) for s in seed]
+        else:
+            seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+            generator = torch.Generator(device="cpu").manual_seed(seed)
         timings: dict[str, float] = {}
 
         t0 = _now(self.device)
         cond = self.text_encoder.encode(texts).pooled
         t1 = _now(self.device)
-        noise = torch.randn((len(texts), *self.denoiser.config.latent_shape), generator=generator)
+        shape = tuple(self.denoiser.config.latent_shape)
+        if isinstance(generator, list):
+            noise = torch.stack([torch.randn(shape, generator=g) for g in generator])
+        else:
+            noise = torch.randn((len(texts), *shape), generator=generator)
         latent = self._denoise(cond, noise, steps, scale, generator, progress)
         t2 = _now(self.device)
         lengths_t = torch.tensor(frames, device=self.device)
@@ -154,7 +169,7 @@ class MotionPipeline:
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
                             seed, steps, scale, timings)
 
-    def _denoise(self, cond: torch.Tensor, noise: torch.Tensor, steps: int, scale: float, generator: torch.Generator,
+    def _denoise(self, cond: torch.Tensor, noise: torch.Tensor, steps: int, scale: float, generator,
                  progress: Callable[[int, int], None] | None) -> torch.Tensor:
         from .diffusion import ddim_sample, lcm_sample
 

@@ -62,3 +62,11 @@ def build_small_dataset(root: Path, fixtures: Path) -> Path:
     np.save(root / "Mean.npy", np.load(fixtures / "Mean.npy"))
     np.save(root / "Std.npy", np.load(fixtures / "Std.npy"))
     return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, fixtures) -> dict:
+    """Tiny VAE, MLD and LCM checkpoints trained through the real config path (shared by test files)."""
+    from tests.training_helpers import train_tiny_models
+
+    return train_tiny_models(tmp_path_factory.mktemp("train"), fixtures)

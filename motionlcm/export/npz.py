@@ -30,7 +30,7 @@ def save_motion_npz(path: str | Path, result, index: int = 0, model_id: str = ""
             text=np.array(result.texts[index]),
             fps=np.array(FPS),
             length=np.array(len(joints)),
-            seed=np.array(-1 if result.seed is None else result.seed),
+            seed=np.array(-1 if result.seed_of(index) is None else result.seed_of(index)),
             sample_index=np.array(index),
             steps=np.array(result.steps),
             guidance=np.array(result.guidance),
