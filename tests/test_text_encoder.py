@@ -375,3 +375,19 @@ def test_text_encoding_cat_index_and_to():
     assert half.tokens.dtype == torch.float16 and half.mask.dtype == torch.bool
     with pytest.raises(ValueError):
         TextEncoding(torch.zeros(2, 3, 4), torch.ones(2, 2, dtype=torch.bool), torch.zeros(2, 4))
+
+
+def test_pooled_cache_equals_direct_encoding():
+    import torch
+
+    from motionlcm.models.text_encoder import load_text_encoder
+    from motionlcm.training.stages import PooledTextCache
+
+    encoder = load_text_encoder("hash:16")
+    cache = PooledTextCache(encoder, max_entries=3)
+    texts = ["a person walks", "a person jumps", "a person walks", "kick"]
+    direct = encoder.encode(texts).pooled
+    torch.testing.assert_close(cache(texts, torch.device("cpu")), direct)
+    assert len(cache.table) == 3
+    torch.testing.assert_close(cache(["spin", "a person jumps"], torch.device("cpu")), encoder.encode(["spin", "a person jumps"]).pooled)
+    assert len(cache.table) <= 3
