@@ -28,12 +28,13 @@ class PooledTextCache:
 
     def __call__(self, texts: list[str], device: torch.device) -> torch.Tensor:
         encoder = self.encoder.to(device)
-        missing = list(dict.fromkeys(t for t in texts if t not in self.table))
+        unique = list(dict.fromkeys(texts))
+        missing = [t for t in unique if t not in self.table]
         if missing:
-            pooled = encoder.encode(missing).pooled.detach()
             if len(self.table) + len(missing) > self.max_entries:
                 self.table.clear()
-            self.table.update(zip(missing, pooled))
+                missing = unique
+            self.table.update(zip(missing, encoder.encode(missing).pooled.detach()))
         return torch.stack([self.table[t] for t in texts]).to(device)
 
     def empty(self, n: int, device: torch.device) -> torch.Tensor:
