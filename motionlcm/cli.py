@@ -293,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results as JSON")
     p.set_defaults(func=_cmd_bench)
 
+    from .evaluation.cli import add_eval_parser
+
+    add_eval_parser(commands)
+
     p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
     p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")
     p.add_argument("--data", help="dataset root, when SOURCE is a motion id")

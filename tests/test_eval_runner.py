@@ -1,0 +1,255 @@
+"""The evaluation runner and `motionlcm eval`: protocol bookkeeping on the tiny fixture dataset.
+
+The 'all' split of the fixture dataset has 5 samples, so R-precision uses one group of 5 (groups of
+min(32, N)), Diversity 5 pairs and MultiModality 5 captions; a tiny evaluator (hash:32 text encoder)
+is trained through the real config path, as the tiny generators of the `trained` fixture are.
+"""
+import argparse
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm.data.humanml3d import Caption
+from motionlcm.errors import MotionLCMError
+from motionlcm.evaluation import metrics as M
+from motionlcm.evaluation.cli import add_eval_parser, default_run_name
+from motionlcm.evaluation.runner import (
+    TABLE_COLUMNS,
+    EvalEvaluator,
+    effective_sizes,
+    evaluate_text_to_motion,
+    format_table,
+    load_eval_evaluator,
+    plan_replication,
+    write_results,
+)
+
+TINY_EVALUATOR = ["stage.text_encoder=hash:32", "stage.evaluator.width=32", "stage.evaluator.num_layers=1",
+                  "stage.evaluator.num_heads=2", "stage.evaluator.ffn_dim=64", "stage.evaluator.text_hidden=32",
+                  "stage.evaluator.embed_dim=16", "stage.evaluator.dropout=0.0"]
+SPLIT = "all"  # 5 samples; the fixture's test split has a single one
+
+
+@pytest.fixture(scope="module")
+def evaluator_dir(trained):
+    from motionlcm.training.run import compose_config, train
+    from tests.training_helpers import common
+
+    out = trained["base"] / "evaluator"
+    return train(compose_config(["stage=evaluator", *common(trained["dataset"], out, steps=2), *TINY_EVALUATOR]))
+
+
+@pytest.fixture(scope="module")
+def quick_results(trained, evaluator_dir):
+    from motionlcm.pipeline import MotionPipeline
+
+    mld = MotionPipeline.from_pretrained(trained["mld"], device="cpu")
+    methods = ["gt", "vae", ("MLD-2", mld, 2, 7.5), "ckpt"]
+    return evaluate_text_to_motion(methods, trained["dataset"], evaluator_dir, split=SPLIT, quick=True, num_steps=1,
+                                   ckpt=trained["lcm"], progress=False, device="cpu")
+
+
+def crops(samples, items):
+    """Padded raw crops of a replication's items, built here independently of the runner."""
+    lengths = np.array([it.length for it in items])
+    motion = np.zeros((len(items), lengths.max(), 263), np.float32)
+    for row, it in enumerate(items):
+        motion[row, : it.length] = samples[it.sample].motion[it.start : it.start + it.length]
+    return motion, lengths
+
+
+def test_gt_against_itself_gives_zero_fid_and_the_metric_functions_r_precision(trained, evaluator_dir):
+    from motionlcm.data.humanml3d import HumanML3DDataset
+    from motionlcm.models.evaluator import load_evaluator
+
+    results = evaluate_text_to_motion("gt", trained["dataset"], evaluator_dir, split=SPLIT, replications=3, seed=7,
+                                      progress=False, device="cpu")
+    assert [m["name"] for m in results["methods"]] == ["GT"]
+    reps = results["methods"][0]["replications"]
+    assert all(len(values) == 3 for values in reps.values()) and "MModality" not in reps  # one motion per caption
+    assert results["settings"]["group_size"] == 5 and results["settings"]["samples"] == 5
+    assert results["settings"]["warnings"] == []  # the evaluator was trained on this dataset
+
+    samples = HumanML3DDataset(trained["dataset"], SPLIT, mode="eval").samples
+    evaluator = load_evaluator(evaluator_dir)
+    for replication in range(3):
+        items = plan_replication(samples, 7, replication)
+        motion, lengths = crops(samples, items)
+        text = evaluator.embed_text([it.caption.text for it in items])
+        real = evaluator.embed_motion(motion, lengths)
+        expected = M.r_precision(text, real, group_size=5)
+        assert [reps["R@1"][replication], reps["R@2"][replication], reps["R@3"][replication]] == pytest.approx(expected.tolist())
+        assert reps["MM-Dist"][replication] == pytest.approx(M.mm_dist(text, real), rel=1e-5)
+        scale = float(real.double().square().sum(1).mean())
+        assert 0.0 <= reps["FID"][replication] < 1e-6 * scale
+    assert plan_replication(samples, 7, 0) == plan_replication(samples, 7, 0) != plan_replication(samples, 7, 1)
+    for name, (mean, interval) in results["metrics"].items():
+        assert (mean, interval) == pytest.approx(M.mean_and_interval(reps[name]))
+    assert all(it.length % 4 == 0 and it.length <= 196 for it in plan_replication(samples, 7, 0))
+
+
+def test_quick_run_of_several_methods(quick_results):
+    methods = {m["name"]: m for m in quick_results["methods"]}
+    assert list(methods) == ["GT", "VAE", "MLD-2", "MotionLCM-1"]
+    settings = quick_results["settings"]
+    assert settings["replications"] == 2 and settings["quick"] and settings["mm_captions"] == 5
+    assert settings["mm_repeats"] == 5 and settings["mm_pairs"] == 5 and settings["diversity_pairs"] == 5
+    assert quick_results["cost_s"] > 0 and "metrics" not in quick_results  # several methods: no top-level metrics
+    for m in methods.values():
+        assert all(len(v) == 2 for v in m["replications"].values())
+        for mean, interval in m["metrics"].values():
+            assert np.isfinite(mean) and np.isfinite(interval) and interval >= 0
+        r = [m["metrics"][f"R@{k}"][0] for k in (1, 2, 3)]
+        assert 0.0 <= r[0] <= r[1] <= r[2] <= 1.0
+    vae = methods["VAE"]["metrics"]
+    assert all(vae[name][0] > 0 for name in ("MPJPE", "PA-MPJPE", "AccelErr"))
+    for name in ("MLD-2", "MotionLCM-1"):
+        assert methods[name]["metrics"]["MModality"][0] >= 0 and methods[name]["aits"] > 0
+        assert methods[name]["steps"] == int(name.split("-")[1])
+    for name in ("GT", "VAE"):
+        assert "MModality" not in methods[name]["metrics"] and "aits" not in methods[name]
+
+
+def test_table_and_files(quick_results, tmp_path):
+    table = format_table(quick_results)
+    lines = table.splitlines()
+    assert lines[0] == "| Method | " + " | ".join(TABLE_COLUMNS) + " |"
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:6]}
+    assert list(rows) == ["GT", "VAE", "MLD-2", "MotionLCM-1"]
+    fid_cell = rows["VAE"][TABLE_COLUMNS.index("FID")]
+    mean, interval = (float(x) for x in re.fullmatch(r"(-?[\d.]+)±([\d.]+)", fid_cell).groups())
+    assert (mean, interval) == pytest.approx(quick_results["methods"][1]["metrics"]["FID"], abs=6e-4)
+    assert rows["GT"][TABLE_COLUMNS.index("MModality")] == "-" and rows["GT"][TABLE_COLUMNS.index("AITS")] == "-"
+    assert "MPJPE (mm)" in table  # the reconstruction table for the VAE row
+
+    paths = write_results(tmp_path / "out", quick_results)
+    data = json.loads(paths["json"].read_text())
+    assert [m["name"] for m in data["methods"]] == ["GT", "VAE", "MLD-2", "MotionLCM-1"]
+    assert data["methods"][1]["metrics"]["MPJPE"] == pytest.approx(list(quick_results["methods"][1]["metrics"]["MPJPE"]))
+    assert data["settings"]["evaluator"]["kind"] == "trained"
+    markdown = paths["markdown"].read_text()
+    assert table in markdown and "2 replication(s)" in markdown
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results.json", "results.md"]  # no temp files left
+
+
+def test_small_sets_shrink_the_groups():
+    sizes = effective_sizes(5, 32, 300, 100, 30, 10)
+    assert (sizes.group_size, sizes.diversity_pairs, sizes.mm_captions, sizes.mm_repeats, sizes.mm_pairs) == (5, 5, 5, 30, 10)
+    full = effective_sizes(4384, 32, 300, 100, 30, 10)
+    assert (full.group_size, full.diversity_pairs, full.mm_captions) == (32, 300, 100)
+    with pytest.raises(MotionLCMError, match="at least 2 test samples"):
+        effective_sizes(1, 32, 300, 100, 30, 10)
+
+
+def eval_args(*overrides):
+    parser = argparse.ArgumentParser(prog="motionlcm")
+    add_eval_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["eval", *overrides])
+
+
+def test_cli_writes_the_table_and_files(trained, evaluator_dir, tmp_path, capsys):
+    out = tmp_path / "eval"
+    methods = f"methods=[gt,vae,{{name:LCM,ckpt:'{trained['lcm']}',steps:[1,2]}}]"
+    args = eval_args(f"vae={trained['vae']}", f"data.root={trained['dataset']}", f"data.split={SPLIT}",
+                     f"evaluator={evaluator_dir}", "replications=1", "mm=false", methods, f"out={out}", "progress=false")
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "| Method | R@1" in printed and "| LCM-2 |" in printed and f"wrote {out / 'results.json'}" in printed
+    data = json.loads((out / "results.json").read_text())
+    assert [m["name"] for m in data["methods"]] == ["GT", "VAE", "LCM-1", "LCM-2"]
+    assert data["settings"]["replications"] == 1 and not data["settings"]["mm"]
+    assert (out / "results.md").read_text().startswith("# Text-to-motion evaluation")
+    assert default_run_name({"ckpt": str(trained["lcm"])}) == f"{trained['base'].name}-lcm"
+
+
+class StubOfficialEvaluator:
+    """Stands in for the official network (20M parameters): records what it is asked to embed."""
+
+    def __init__(self):
+        self.mean, self.std, self.captions = torch.zeros(263), torch.ones(263), []
+
+    def embed_text(self, captions):
+        self.captions.extend(captions)
+        return torch.tensor([[float(len(c)), float(len(" ".join(c))), 0.0, 1.0] for c in captions])
+
+    def embed_motion(self, features, lengths):
+        valid = (torch.arange(features.shape[1])[None] < lengths[:, None]).float()[..., None]
+        return (features[..., :4] * valid).sum(1) / valid.sum(1)
+
+
+def test_official_layout_is_detected_and_gets_the_caption_tokens(trained, tmp_path, monkeypatch):
+    from motionlcm.models import t2m_evaluator as T
+
+    stub = StubOfficialEvaluator()
+    monkeypatch.setattr(T, "load_official_evaluator", lambda directory, device: stub)
+    (tmp_path / "deps" / "t2m").mkdir(parents=True)
+    results = evaluate_text_to_motion("gt", trained["dataset"], tmp_path / "deps", split=SPLIT, replications=1,
+                                      progress=False, device="cpu")
+    assert results["settings"]["evaluator"]["kind"] == "official"
+    assert ("a/DET", "short/ADJ", "clip/NOUN") in stub.captions and all(isinstance(c, tuple) for c in stub.captions)
+    # a caption line without tokens falls back to its text (tagged by the evaluator)
+    evaluator = EvalEvaluator(stub, "official", tmp_path)
+    evaluator.embed_captions([Caption("a person waves", ())])
+    assert stub.captions[-1] == "a person waves"
+
+
+@pytest.fixture()
+def wrong_evaluators(evaluator_dir, tmp_path):
+    """Copies of the tiny evaluator with a 10-d normalisation, and with another dataset's statistics."""
+    bad_size, other_stats = tmp_path / "bad_size", tmp_path / "other_stats"
+    for folder in (bad_size, other_stats):
+        shutil.copytree(evaluator_dir, folder)
+    np.save(bad_size / "Mean.npy", np.zeros(10, np.float32))
+    np.save(bad_size / "Std.npy", np.ones(10, np.float32))
+    np.save(other_stats / "Mean.npy", np.load(evaluator_dir / "Mean.npy") + 1.0)
+    return {"bad_size": bad_size, "other_stats": other_stats}
+
+
+def test_an_evaluator_trained_on_other_data_is_flagged(trained, wrong_evaluators):
+    results = evaluate_text_to_motion("gt", trained["dataset"], wrong_evaluators["other_stats"], split=SPLIT,
+                                      replications=1, progress=False, device="cpu")
+    assert len(results["settings"]["warnings"]) == 1 and "differ from the dataset" in results["settings"]["warnings"][0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("evaluator={missing}", "evaluator folder not found"),
+    ("evaluator=null", "no evaluator given"),
+    ("evaluator={empty}", "not an evaluator"),
+    ("evaluator={official_incomplete}", "official evaluator files missing"),
+    ("evaluator={bad_size}", "normalisation has shape"),
+    ("data.root={missing}", "dataset folder not found"),
+    ("ckpt={missing}", "ckpt checkpoint folder not found"),
+    ("ckpt={evaluator}", "this needs 'mld' or 'lcm'"),
+    ("ckpt=null", "no checkpoint is given"),
+    ("replications=0", "replications must be a positive integer"),
+    ("batch_size=many", "batch_size must be a positive integer"),
+    ("methods=[gt,bogus]", "unknown method 'bogus'"),
+    ("steps=[1,0]", "steps must be a positive integer"),
+    ("device=tpu9", "unknown device"),
+    ("colour=blue", "bad eval config"),
+])
+def test_user_errors_are_one_line(trained, evaluator_dir, wrong_evaluators, tmp_path, override, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "official_incomplete" / "t2m").mkdir(parents=True)
+    paths = {"missing": tmp_path / "nowhere", "empty": tmp_path / "empty", "evaluator": evaluator_dir,
+             "official_incomplete": tmp_path / "official_incomplete", **wrong_evaluators}
+    base = {"ckpt": trained["lcm"], "data.root": trained["dataset"], "data.split": SPLIT, "evaluator": evaluator_dir,
+            "replications": 1, "mm": "false", "methods": "[gt,ckpt]", "out": tmp_path / "out", "progress": "false"}
+    key = override.split("=", 1)[0]
+    overrides = [f"{k}={v}" for k, v in base.items() if k != key] + [override.format(**paths)]
+    args = eval_args(*overrides)
+    with pytest.raises(MotionLCMError, match=re.escape(message)) as info:
+        args.func(args)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_eval_evaluator_checks_the_folder(tmp_path):
+    with pytest.raises(MotionLCMError, match="evaluator folder not found"):
+        load_eval_evaluator(tmp_path / "nope")
+    with pytest.raises(MotionLCMError, match="no evaluator given"):
+        load_eval_evaluator(None)
