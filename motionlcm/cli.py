@@ -107,6 +107,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.num_samples < 1:
         raise MotionLCMError("--num-samples must be at least 1")
     frames = parse_length(args.length)
+    if args.control and args.prompts:
+        raise MotionLCMError("--control works with a single PROMPT, not with --prompts")
+    if args.tune_steps < 0:
+        raise MotionLCMError("--tune-steps must be >= 0")
+    if args.tune_steps and not args.control:
+        raise MotionLCMError("--tune-steps needs --control SPEC")
+    if args.control:
+        from .control import load_control_spec
+
+        load_control_spec(args.control, frames)  # spec errors before the model loads
     if args.prompts:
         return _generate_from_file(args, frames)
     from .export.batch import FORMATS, PromptItem, write_outputs
@@ -116,7 +126,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise MotionLCMError(f"{out}: output must end in one of {', '.join('.' + f for f in FORMATS)}")
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
-    result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed)
+    result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed,
+                  control=args.control, latent_tuning_steps=args.tune_steps, tuning_progress=_tuning_bar(args.tune_steps))
     paths = []
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
@@ -126,7 +137,31 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     t = result.timings
     print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance:g}, seed {result.seed}; "
           f"{t['total'] * 1000:.0f} ms: text {t['text'] * 1000:.0f}, denoise {t['denoise'] * 1000:.0f}, decode {t['decode'] * 1000:.0f})")
+    if result.hint_mask is not None:
+        from .evaluation.metrics import control_errors
+
+        errors = control_errors(result.joints, result.hints, result.hint_mask)
+        tuned = f"; {result.tuning['steps']} tuning steps in {result.tuning['seconds']:.1f} s" if result.tuning else ""
+        print(f"control: {int(result.hint_mask[0].sum())} hinted joint positions, mean error "
+              f"{errors['avg_err'] * 100:.1f} cm{tuned}")
     return 0
+
+
+def _tuning_bar(steps: int):
+    """A tqdm bar for latent tuning (None when not tuning)."""
+    if steps <= 0:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, desc="latent tuning", unit="step", leave=False)
+
+    def update(step: int, total: int, hint_loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(hint_loss=f"{hint_loss:.4f}")
+        if step == total:
+            bar.close()
+
+    return update
 
 
 def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
@@ -256,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_data_synth)
 
-    p = commands.add_parser("train", help="train a stage: motionlcm train stage=vae|mld experiment=embedded [key=value ...]")
+    p = commands.add_parser("train", help="train a stage: motionlcm train stage=vae|mld|lcm|control|evaluator experiment=embedded [key=value ...]")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. stage=vae experiment=embedded data.root=DIR trainer.max_steps=300")
     p.set_defaults(func=_cmd_train)
 
@@ -272,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed; with --prompts, line n uses seed+n)")
     p.add_argument("--num-samples", type=int, default=1, help="motions to generate for the prompt")
+    p.add_argument("--control", default=None, metavar="SPEC",
+                   help="JSON control spec: joint points, paths and keyframes to follow (docs/control_spec.md)")
+    p.add_argument("--tune-steps", type=int, default=0, metavar="N",
+                   help="consistency latent tuning steps towards the --control hints (MotionLCM: 400; LCM-based checkpoints)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_generate)
 

@@ -30,6 +30,9 @@ class MotionOutput:
     steps: int
     guidance: float
     timings: dict[str, float] = field(default_factory=dict)
+    hints: np.ndarray | None = None  # (B, T, 22, 3) metres, when generated under control
+    hint_mask: np.ndarray | None = None  # (B, T, 22) bool
+    tuning: dict | None = None  # latent tuning: steps, hint loss before/after (first/last step), seconds
 
     def seed_of(self, index: int) -> int | None:
         """The seed that reproduces sample ``index`` (with the same batch when one seed was given)."""
@@ -72,17 +75,23 @@ class MotionPipeline:
 
     ``mld`` checkpoints sample with DDIM + classifier-free guidance (the teacher); ``lcm``
     checkpoints with diffusers' LCMScheduler in a few steps, guidance entering as an embedding.
+    ``control`` checkpoints add a Motion ControlNet to their base (``lcm`` or ``mld``) and sample
+    like it. With an LCM-family model, ``latent_tuning_steps`` also optimises the initial noise
+    towards the hints (consistency latent tuning), with or without a ControlNet.
     """
 
     def __init__(self, vae, denoiser, text_encoder, scheduler, mean: np.ndarray, std: np.ndarray, config: dict,
-                 device: torch.device, name: str = ""):
+                 device: torch.device, name: str = "", controlnet=None, traj_encoder=None):
         self.vae, self.denoiser, self.text_encoder, self.scheduler = vae, denoiser, text_encoder, scheduler
+        self.controlnet, self.traj_encoder = controlnet, traj_encoder
         self.config, self.device, self.name = config, device, name
         self.kind = config["kind"]
+        # How to sample: a control checkpoint samples as the model it was trained on.
+        self.sampler_kind = config.get("base_kind", "lcm") if self.kind == "control" else self.kind
         self.mean = torch.as_tensor(mean, device=device)
         self.std = torch.as_tensor(std, device=device)
-        sampling = config.get("sampling", {})
-        self.default_steps = int(sampling.get("steps") or (1 if self.kind == "lcm" else 50))
+        sampling = config.get("sampling") or {}
+        self.default_steps = int(sampling.get("steps") or (1 if self.sampler_kind == "lcm" else 50))
         guidance = sampling.get("guidance")
         self.default_guidance = None if guidance is None else float(guidance)
 
@@ -93,19 +102,24 @@ class MotionPipeline:
         from .training.checkpoint import build_denoiser, build_vae, load_checkpoint
 
         device = pick_device(device)
-        ckpt = load_checkpoint(directory, expected_kinds=("mld", "lcm"))
+        ckpt = load_checkpoint(directory, expected_kinds=("mld", "lcm", "control"))
         vae, denoiser = build_vae(ckpt), build_denoiser(ckpt)
+        controlnet = traj_encoder = None
+        if ckpt.kind == "control":
+            from .models.controlnet import build_control_modules
+
+            controlnet, traj_encoder = (m.to(device) for m in build_control_modules(ckpt))
         text_encoder = load_text_encoder(ckpt.config["text_encoder"], device=device)
         if text_encoder.dim != denoiser.config.text_dim:
             raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_encoder.dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")
         schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
-        if ckpt.kind == "lcm":
-            scheduler = make_lcm_scheduler(schedule, int(ckpt.config.get("lcm", {}).get("num_ddim_timesteps", 10)))
+        if ckpt.kind == "lcm" or ckpt.config.get("base_kind") == "lcm":
+            scheduler = make_lcm_scheduler(schedule, int((ckpt.config.get("lcm") or {}).get("num_ddim_timesteps", 10)))
         else:
             scheduler = make_ddim_scheduler(schedule)
         return cls(vae.to(device), denoiser.to(device), text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config,
-                   device, str(directory))
+                   device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder)
 
     def guidance_for(self, steps: int) -> float:
         """The guidance used when none is given: the checkpoint's, else the published default."""
@@ -113,14 +127,22 @@ class MotionPipeline:
 
         if self.default_guidance is not None:
             return self.default_guidance
-        return lcm_default_guidance(steps) if self.kind == "lcm" else 7.5
+        return lcm_default_guidance(steps) if self.sampler_kind == "lcm" else 7.5
 
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
                  guidance: float | None = None, seed: int | Sequence[int] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> MotionOutput:
+                 progress: Callable[[int, int], None] | None = None, control=None, latent_tuning_steps: int = 0,
+                 tuning_progress: Callable[[int, int, float], None] | None = None) -> MotionOutput:
         """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
-        sample then depends only on its own seed, whatever else is in the batch)."""
+        sample then depends only on its own seed, whatever else is in the batch).
+
+        ``control``: joint hints to follow - a control spec (JSON path or dict, see
+        ``docs/control_spec.md``) for every sample, a list with one per sample, or ``(hints, mask)``
+        arrays ((T, 22, 3) metres and (T, 22) bool, or batched). ``latent_tuning_steps``: Adam steps
+        of consistency latent tuning (MotionLCM uses 400) - needs an LCM-family checkpoint;
+        ``tuning_progress(step, total, hint_loss)`` is called after each.
+        """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise MotionLCMError("no prompt given")
@@ -157,28 +179,107 @@ class MotionPipeline:
             noise = torch.stack([torch.randn(shape, generator=g) for g in generator])
         else:
             noise = torch.randn((len(texts), *shape), generator=generator)
-        latent = self._denoise(cond, noise, steps, scale, generator, progress)
-        t2 = _now(self.device)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
+        hints, hint_mask, tokens = self._control_inputs(control, frames, latent_tuning_steps)
+        tuning = None
+        if latent_tuning_steps > 0:
+            latent, tuning = self._tuned_latent(cond, noise, steps, scale, generator, mask, hints, hint_mask, tokens,
+                                                int(latent_tuning_steps), tuning_progress, progress)
+            timings["tuning"] = tuning["seconds"]
+        else:
+            latent = self._denoise(cond, noise, steps, scale, generator, progress, tokens)
+        t2 = _now(self.device)
         features = self.vae.decode(latent, mask) * self.std + self.mean
         features = features.masked_fill(~mask[..., None], 0.0)
         joints = features_to_joints(features.double(), mask).float()
         t3 = _now(self.device)
         timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, total=t3 - t0)
+        if latent_tuning_steps > 0:
+            timings["denoise"] = t2 - t1 - timings["tuning"]
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
-                            seed, steps, scale, timings)
+                            seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning)
+
+    def _eps(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
+             tokens: torch.Tensor | None) -> torch.Tensor:
+        """The denoiser's epsilon, through the ControlNet when there are control tokens."""
+        from .models.controlnet import controlled_eps
+
+        if tokens is not None and len(tokens) != len(x):  # CFG doubles the batch: [uncond, cond]
+            tokens = torch.cat([tokens] * (len(x) // len(tokens)))
+        return controlled_eps(self.denoiser, self.controlnet, x, t, c, tokens, w)
 
     def _denoise(self, cond: torch.Tensor, noise: torch.Tensor, steps: int, scale: float, generator,
-                 progress: Callable[[int, int], None] | None) -> torch.Tensor:
+                 progress: Callable[[int, int], None] | None, tokens: torch.Tensor | None = None) -> torch.Tensor:
         from .diffusion import ddim_sample, lcm_sample
 
-        if self.kind == "lcm":
-            return lcm_sample(lambda x, t, c, w: self.denoiser(x, t, c, w), self.scheduler, cond, noise, steps, scale,
+        if self.sampler_kind == "lcm":
+            return lcm_sample(lambda x, t, c, w: self._eps(x, t, c, w, tokens), self.scheduler, cond, noise, steps, scale,
                               generator=generator, progress=progress)
         uncond = self.text_encoder.empty(len(cond)).pooled if scale != 1.0 else None
-        return ddim_sample(lambda x, t, c: self.denoiser(x, t, c), self.scheduler, cond, uncond,
+        return ddim_sample(lambda x, t, c: self._eps(x, t, c, None, tokens), self.scheduler, cond, uncond,
                            tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
+
+    def _control_inputs(self, control, frames: list[int], tuning_steps: int):
+        """(hints, mask, control tokens) on the device; all None without control."""
+        if tuning_steps < 0:
+            raise MotionLCMError(f"latent tuning steps must be >= 0, got {tuning_steps}")
+        if control is None:
+            if tuning_steps > 0:
+                raise MotionLCMError("latent tuning needs control hints (a control spec)")
+            return None, None, None
+        if self.controlnet is None and tuning_steps == 0:
+            raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet; "
+                                 "use a 'control' checkpoint, or latent tuning steps > 0 to follow the hints")
+        from .control.spec import control_batch
+
+        hints_np, mask_np = control_batch(control, frames)
+        hints = torch.as_tensor(hints_np, device=self.device)
+        hint_mask = torch.as_tensor(mask_np, device=self.device)
+        tokens = self.traj_encoder.encode_hints(hints, hint_mask) if self.controlnet is not None else None
+        return hints, hint_mask, tokens
+
+    def _tuned_latent(self, cond, noise, steps: int, scale: float, generator, mask, hints, hint_mask, tokens,
+                      tuning_steps: int, tuning_progress, progress) -> tuple[torch.Tensor, dict]:
+        """Consistency latent tuning of the initial noise, then the final (fixed-noise) LCM sample."""
+        from .diffusion import lcm_timesteps
+        from .diffusion.latent_tuning import lcm_generate, tune_latents
+
+        if self.sampler_kind != "lcm":
+            raise MotionLCMError("latent tuning needs a MotionLCM (lcm) checkpoint or a ControlNet trained on one")
+        timesteps = lcm_timesteps(self.scheduler, steps).tolist()
+        # Fixed re-noising between steps (drawn like the initial noise) keeps the objective deterministic.
+        renoise = [_draw(noise.shape, generator).to(self.device) for _ in timesteps[1:]]
+        w = torch.full((len(cond),), scale - 1.0, device=self.device)
+        alphas = self.scheduler.alphas_cumprod
+
+        def generate(latent):
+            return lcm_generate(lambda x, t: self._eps(x, t, cond, w, tokens), alphas, timesteps, latent, renoise)
+
+        def joints_fn(latent):
+            features = self.vae.decode(generate(latent), mask) * self.std + self.mean
+            return features_to_joints(features, mask)
+
+        result = tune_latents(noise.to(self.device), joints_fn, hints, hint_mask, steps=tuning_steps,
+                              progress=tuning_progress)
+        with torch.no_grad():
+            latent = generate(result.latent)
+        if progress is not None:
+            progress(len(timesteps), len(timesteps))
+        summary = {"steps": result.steps, "hint_loss_first": result.hint_loss[0] if result.hint_loss else None,
+                   "hint_loss_last": result.hint_loss[-1] if result.hint_loss else None, "seconds": result.seconds}
+        return latent, summary
+
+
+def _numpy_or_none(tensor: torch.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.cpu().numpy()
+
+
+def _draw(shape, generator) -> torch.Tensor:
+    """CPU Gaussian noise from one generator, or one row per generator (per-sample seeds)."""
+    if isinstance(generator, list):
+        return torch.stack([torch.randn(tuple(shape[1:]), generator=g) for g in generator])
+    return torch.randn(tuple(shape), generator=generator)
 
 
 def _now(device: torch.device) -> float:

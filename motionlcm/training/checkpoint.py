@@ -21,7 +21,7 @@ from ..io import atomic_path, load_npy, save_npy
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
-KINDS = ("vae", "mld", "lcm", "evaluator")
+KINDS = ("vae", "mld", "lcm", "evaluator", "control")
 FORMAT_VERSION = 1
 
 

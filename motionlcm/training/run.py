@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ..errors import MotionLCMError
 from .checkpoint import save_checkpoint
 
-STAGES = ("vae", "mld", "lcm", "evaluator")
+STAGES = ("vae", "mld", "lcm", "evaluator", "control")
 
 
 def config_dir() -> Path:
@@ -85,6 +85,10 @@ def build_stage(cfg, datamodule):
         stage = plain["stage"]
         return EvaluatorStage(stage["evaluator"], stage["text_encoder"], stage["optim"], stage["loss_weights"],
                               stage["margin"], mean, std)
+    if name == "control":
+        from .control_stage import build_control_stage
+
+        return build_control_stage(plain, datamodule)
     raise MotionLCMError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
 
 

@@ -1,0 +1,287 @@
+"""Motion ControlNet training (stage ``control``), after MotionLCM's ``train_diffusion_forward``.
+
+What MotionLCM does, and so what this stage does:
+
+* The base model (an exported ``lcm`` student, or an ``mld`` teacher) and the VAE are frozen;
+  only the ControlNet (a copy of the base denoiser plus zero-initialised layers) and the
+  trajectory encoder are trained, with lr 1e-4.
+* Hints come from the batch's own motion: joints recovered from the features, a random subset
+  of frames (density ``random``) of ONE joint drawn from the controlled set per sample, normalised
+  with the per-joint position mean/std (``Mean_raw``/``Std_raw``).
+* Diffusion-style loss on a noised ground-truth latent, through base denoiser + ControlNet:
+  - ``lcm`` base: timesteps from the LCM skipping grid (10 DDIM steps), guidance ``w ~ U[5, 15]``
+    fed as the student's guidance embedding, loss = MSE between the predicted ``x0`` and the clean
+    latent (MotionLCM: "l2 loss > huber loss when training controlnet for LCM");
+  - ``mld`` base: uniform timesteps, epsilon MSE.
+  No consistency-distillation target is used: the LCM student is not retrained, and its
+  one-step prediction at the grid timesteps is the ``x0`` estimate trained here.
+* Control loss in motion space (ratio 1.0): decode the predicted ``x0`` with the frozen VAE,
+  recover joints differentiably, smooth-L1 against the hints in metres over the controlled
+  coordinates (MotionLCM's ``use_3d``, ``vaeloss_type: mask``: per-sample mean, then batch mean).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..control.hints import batch_hint_masks, hints_from_joints, load_joint_stats, parse_density, parse_joint_set
+from ..errors import MotionLCMError
+from ..models.controlnet import (ControlNetConfig, MotionControlNet, TrajectoryEncoder, TrajectoryEncoderConfig,
+                                 controlled_eps)
+from ..motion.features import features_to_joints
+from .checkpoint import build_denoiser, build_vae, load_checkpoint
+from .stages import PooledTextCache, _check_same_normalisation, _Stage
+
+# Defaults of the stage's ``control`` and ``loss`` sections (MotionLCM's motionlcm_control_s.yaml).
+CONTROL_DEFAULTS: dict[str, Any] = {
+    "joints": "pelvis",        # pelvis | all | [joint names or indices]
+    "density": "random",       # training density: random | "25%" | frame count
+    "temporal": None,          # None: spatial control; prefix | suffix | keyframes | mixed: all 22 joints
+    "eval_density": "100%",    # validation density (every joint of the set)
+    "joint_stats": None,       # folder with Mean_raw.npy / Std_raw.npy (default: the dataset root)
+}
+LOSS_DEFAULTS: dict[str, Any] = {
+    "diffusion": 1.0,          # weight of the diffusion-style loss
+    "control": 1.0,            # cond_ratio
+    "control_loss": "smooth_l1",  # smooth_l1 | l1 | l2, in metres
+    "cfg_dropout": 0.0,        # text dropout (mld bases only; LCM students take no unconditional pass)
+}
+CONTROL_LOSSES = {"smooth_l1": F.smooth_l1_loss, "l1": F.l1_loss, "l2": F.mse_loss}
+
+
+def _merged(defaults: dict[str, Any], given: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise MotionLCMError(f"unknown {what} option(s): {', '.join(unknown)}; known: {', '.join(defaults)}")
+    return {**defaults, **given}
+
+
+def control_loss(joints: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor, kind: str = "smooth_l1") -> torch.Tensor:
+    """Masked element loss averaged per sample over its controlled coordinates, then over samples with hints."""
+    if kind not in CONTROL_LOSSES:
+        raise MotionLCMError(f"unknown control loss {kind!r}; use one of {', '.join(CONTROL_LOSSES)}")
+    weight = mask[..., None].to(joints.dtype).expand_as(joints)
+    per_sample = (CONTROL_LOSSES[kind](joints, hints, reduction="none") * weight).flatten(1).sum(1)
+    counted = weight.flatten(1).sum(1)
+    has_hints = counted > 0
+    if not has_hints.any():
+        return joints.sum() * 0.0
+    return (per_sample[has_hints] / counted[has_hints]).mean()
+
+
+class ControlStage(_Stage):
+    """Trains a Motion ControlNet + trajectory encoder on top of a frozen ``lcm`` or ``mld`` export."""
+
+    kind = "control"
+
+    def __init__(self, base_path: str, control: dict[str, Any], controlnet: dict[str, Any], traj_encoder: dict[str, Any],
+                 loss: dict[str, Any], optim: dict[str, Any], joint_mean, joint_std, mean, std,
+                 sampling: dict[str, Any] | None = None):
+        super().__init__(optim, mean, std)
+        self.save_hyperparameters(ignore=["mean", "std", "joint_mean", "joint_std"])
+        from ..diffusion import NoiseSchedule, make_ddpm_scheduler
+        from ..diffusion.consistency import skipping_timesteps
+        from ..models.text_encoder import load_text_encoder
+
+        ckpt = load_checkpoint(base_path, expected_kinds=("lcm", "mld"))
+        _check_same_normalisation(ckpt, mean, std)
+        self.base_path, self.base_kind, self.base_config = str(base_path), ckpt.kind, ckpt.config
+        self.control = _merged(CONTROL_DEFAULTS, control, "control")
+        self.loss_cfg = _merged(LOSS_DEFAULTS, loss, "control loss")
+        self.joints = parse_joint_set(self.control["joints"])
+        parse_density(self.control["density"])  # bad densities fail here, not mid-training
+        parse_density(self.control["eval_density"])
+        self.vae = build_vae(ckpt).requires_grad_(False)
+        self.denoiser = build_denoiser(ckpt).requires_grad_(False)
+        encoder = TrajectoryEncoder(TrajectoryEncoderConfig.like_denoiser(self.denoiser.config, **dict(traj_encoder or {})))
+        encoder.set_hint_statistics(joint_mean, joint_std)
+        # One module holds everything trained (optimiser, EMA and export read it).
+        self.trainable = nn.ModuleDict({
+            "controlnet": MotionControlNet.from_denoiser(self.denoiser, ControlNetConfig.from_dict(controlnet)),
+            "traj_encoder": encoder,
+        })
+        self.text_encoder_name = ckpt.config["text_encoder"]
+        self._text = [load_text_encoder(self.text_encoder_name)]  # frozen, outside the module tree
+        self._pooled = PooledTextCache(self._text[0])
+        self.schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
+        self.noise_scheduler = make_ddpm_scheduler(self.schedule)
+        self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
+        self.lcm = dict(ckpt.config.get("lcm") or {})
+        if self.base_kind == "lcm":
+            grid = skipping_timesteps(self.schedule.num_train_timesteps, int(self.lcm.get("num_ddim_timesteps", 10)))
+            self.register_buffer("grid", grid, persistent=False)
+        self.sampling = dict(sampling or ckpt.config.get("sampling") or {})
+        self._setup_ema()
+
+    @property
+    def controlnet(self) -> MotionControlNet:
+        return self.trainable["controlnet"]
+
+    @property
+    def traj_encoder(self) -> TrajectoryEncoder:
+        return self.trainable["traj_encoder"]
+
+    def trained_network(self) -> torch.nn.Module:
+        return self.trainable
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.vae.eval()
+        self.denoiser.eval()
+        return self
+
+    def on_fit_start(self) -> None:
+        self._text[0].to(self.device)
+
+    # -- hints ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def make_hints(self, batch, density: str | int | None = None, one_joint: bool = True,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Ground-truth joints (B, T, 22, 3), hints and mask drawn from the batch's own motion."""
+        features = batch["motion"] * self.std + self.mean
+        joints = features_to_joints(features, batch["mask"])
+        temporal = self.control["temporal"]
+        mask = batch_hint_masks(batch["lengths"].tolist(), joints.shape[1], self.joints,
+                                self.control["density"] if density is None else density, temporal,
+                                one_joint=one_joint and temporal is None, generator=generator).to(joints.device)
+        return joints, hints_from_joints(joints, mask), mask
+
+    # -- losses --------------------------------------------------------------------------------
+
+    def _rand(self, shape, generator):
+        if generator is None:
+            return torch.rand(shape, device=self.device)
+        return torch.rand(shape, generator=generator).to(self.device)
+
+    def _noise_level(self, batch_size: int, generator: torch.Generator | None):
+        """Timesteps (and the LCM guidance ``w``) as the base model was trained with."""
+        if self.base_kind == "lcm":
+            index = (self._rand(batch_size, generator) * len(self.grid)).long().clamp(max=len(self.grid) - 1)
+            w_min, w_max = float(self.lcm.get("w_min", 5.0)), float(self.lcm.get("w_max", 15.0))
+            return self.grid[index], w_min + (w_max - w_min) * self._rand(batch_size, generator)
+        steps = (self._rand(batch_size, generator) * self.schedule.num_train_timesteps).long()
+        return steps.clamp(max=self.schedule.num_train_timesteps - 1), None
+
+    def text_embeddings(self, texts: list[str], drop: bool) -> torch.Tensor:
+        pooled = self._pooled(list(texts), self.device)
+        rate = float(self.loss_cfg["cfg_dropout"])
+        if drop and rate > 0 and self.base_kind == "mld":
+            keep = torch.rand(len(texts), device=pooled.device) >= rate
+            pooled = torch.where(keep[:, None], pooled, self._pooled.empty(len(texts), self.device))
+        return pooled
+
+    def losses(self, batch, generator: torch.Generator | None = None, density: str | int | None = None,
+               one_joint: bool = True, drop_text: bool = False, network: nn.ModuleDict | None = None
+               ) -> dict[str, torch.Tensor]:
+        """``{"diffusion", "control", "total"}`` for one batch (a ``generator`` fixes every random draw).
+
+        ``network``: the ControlNet + trajectory encoder to use (default: the trained ones).
+        """
+        from ..diffusion.consistency import predict_x0
+
+        network = self.trainable if network is None else network
+
+        motion, mask = batch["motion"], batch["mask"]
+        _, hints, hint_mask = self.make_hints(batch, density, one_joint, generator)
+        with torch.no_grad():  # fixed draws (a generator) also use the posterior mean: repeatable evaluation
+            z0, _ = self.vae.encode(motion, mask, sample=generator is None)
+        cond = self.text_embeddings(batch["text"], drop_text)
+        steps, w = self._noise_level(len(z0), generator)
+        noise = torch.randn(z0.shape, generator=generator).to(z0) if generator is not None else torch.randn_like(z0)
+        noisy = self.noise_scheduler.add_noise(z0, noise, steps)
+        tokens = network["traj_encoder"].encode_hints(hints, hint_mask)
+        eps = controlled_eps(self.denoiser, network["controlnet"], noisy, steps, cond, tokens, w)
+        x0 = predict_x0(eps, noisy, self.alphas_cumprod[steps])
+        diffusion = F.mse_loss(x0, z0) if self.base_kind == "lcm" else F.mse_loss(eps, noise)
+        features = self.vae.decode(x0, mask) * self.std + self.mean
+        joints = features_to_joints(features, mask)
+        control = control_loss(joints, hints, hint_mask, str(self.loss_cfg["control_loss"]))
+        total = float(self.loss_cfg["diffusion"]) * diffusion + float(self.loss_cfg["control"]) * control
+        return {"diffusion": diffusion, "control": control, "total": total}
+
+    def training_step(self, batch, batch_idx):
+        losses = self.losses(batch, drop_text=True)
+        size = len(batch["mask"])
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, batch_size=size)
+        self.log("loss", losses["total"], prog_bar=True, logger=False, batch_size=size)
+        return losses["total"]
+
+    @torch.no_grad()
+    def validation_step(self, batch, batch_idx):
+        """Losses at the evaluation density with every joint of the set, from fixed random draws."""
+        generator = torch.Generator().manual_seed(batch_idx)
+        losses = self.losses(batch, generator, self.control["eval_density"], one_joint=False,
+                             network=self.export_network())  # the EMA weights when enabled
+        size = len(batch["mask"])
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=size, sync_dist=True)
+        self.log("val/loss", losses["total"], prog_bar=True, batch_size=size, sync_dist=True)
+        if self.base_kind == "lcm":
+            error = self.one_step_control_error(batch, generator)
+            self.log("val/avg_err_m", error, prog_bar=True, batch_size=size, sync_dist=True)
+
+    @torch.no_grad()
+    def one_step_control_error(self, batch, generator: torch.Generator, network: nn.ModuleDict | None = None) -> torch.Tensor:
+        """OmniControl's Avg err (metres) of one-step MotionLCM samples at the evaluation density."""
+        from ..diffusion import LCM_TIMESTEPS, lcm_default_guidance
+        from ..diffusion.latent_tuning import lcm_generate
+
+        network = self.export_network() if network is None else network
+        _, hints, hint_mask = self.make_hints(batch, self.control["eval_density"], one_joint=False, generator=generator)
+        cond = self._pooled(list(batch["text"]), self.device)
+        tokens = network["traj_encoder"].encode_hints(hints, hint_mask)
+        w = torch.full((len(cond),), lcm_default_guidance(1) - 1.0, device=self.device)
+        noise = torch.randn((len(cond), *self.denoiser.config.latent_shape), generator=generator).to(self.device)
+        latent = lcm_generate(lambda x, t: controlled_eps(self.denoiser, network["controlnet"], x, t, cond, tokens, w),
+                              self.alphas_cumprod, LCM_TIMESTEPS[1], noise)
+        joints = features_to_joints(self.vae.decode(latent, batch["mask"]) * self.std + self.mean, batch["mask"])
+        error = torch.where(hint_mask, (joints - hints).norm(dim=-1), 0.0).flatten(1).sum(1)
+        counted = hint_mask.flatten(1).sum(1)
+        return (error[counted > 0] / counted[counted > 0]).mean()  # per sequence, then averaged
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_modules(self) -> dict[str, torch.nn.Module]:
+        trained = self.export_network()
+        return {"vae": self.vae, "denoiser": self.denoiser, "controlnet": trained["controlnet"],
+                "traj_encoder": trained["traj_encoder"]}
+
+    def export_config(self) -> dict[str, Any]:
+        config = {
+            "base_kind": self.base_kind,
+            "base": self.base_path,
+            "vae": self.vae.config.to_dict(),
+            "denoiser": self.denoiser.config.to_dict(),
+            "controlnet": self.controlnet.config.to_dict(),
+            "traj_encoder": self.traj_encoder.config.to_dict(),
+            "control": {**self.control, "joints": list(self.joints)},
+            "text_encoder": self.text_encoder_name,
+            "schedule": self.schedule.to_dict(),
+            "sampling": self.sampling,
+        }
+        if self.base_kind == "lcm":
+            config["lcm"] = self.lcm
+        return config
+
+
+def build_control_stage(plain: dict[str, Any], datamodule) -> ControlStage:
+    """``stage=control`` from the resolved Hydra config (called by ``training.run.build_stage``)."""
+    if not plain.get("base"):
+        raise MotionLCMError("the control stage needs a base model: add base=PATH (a folder written by stage=lcm or stage=mld)")
+    stage = plain["stage"]
+    control = dict(stage.get("control") or {})
+    stats_dir = control.get("joint_stats") or getattr(datamodule, "root", None)
+    if stats_dir is None:
+        raise MotionLCMError("set stage.control.joint_stats to the folder holding Mean_raw.npy / Std_raw.npy")
+    joint_mean, joint_std = load_joint_stats(Path(stats_dir))
+    return ControlStage(plain["base"], control, stage.get("controlnet") or {}, stage.get("traj_encoder") or {},
+                        stage.get("loss") or {}, stage["optim"], joint_mean, joint_std, datamodule.mean, datamodule.std,
+                        stage.get("sampling"))
+
+
+__all__ = ["ControlStage", "build_control_stage", "control_loss", "CONTROL_DEFAULTS", "LOSS_DEFAULTS"]
