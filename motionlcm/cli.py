@@ -132,7 +132,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
         item = PromptItem(0, args.prompt, frames)
-        written = write_outputs(result, i, item, path.parent, (fmt,), str(args.ckpt), stem=path.stem)
+        written = write_outputs(result, i, item, path.parent, (fmt,), str(args.ckpt or "embedded"), stem=path.stem)
         paths.append(str(path.parent / written[fmt]))
     t = result.timings
     print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance:g}, seed {result.seed}; "
@@ -185,7 +185,7 @@ def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
         raise MotionLCMError(f"{source}: no valid prompt lines")
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     report = generate_batch(pipe, items, args.out, formats, batch_size=args.batch_size, steps=args.steps,
-                            guidance=args.guidance, seed=args.seed or 0, model_id=str(args.ckpt))
+                            guidance=args.guidance, seed=args.seed or 0, model_id=str(args.ckpt or "embedded"))
     print(f"{report['generated']} generated, {report['skipped']} already done, {len(problems)} malformed line(s); "
           f"manifest {report['manifest']}")
     return EXIT_PROBLEMS if problems else 0
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help="file of prompts, one per line: 'text#frames' or plain text (uses --length)")
     p.add_argument("--formats", default="npz", help="with --prompts: comma-separated npz,bvh,glb,mp4 (default npz)")
     p.add_argument("--batch-size", type=int, default=32, help="with --prompts: motions per model call (default 32)")
-    p.add_argument("--ckpt", required=True, help="checkpoint folder (an export/ written by `motionlcm train`)")
+    p.add_argument("--ckpt", default=None, help="checkpoint folder (an export/ written by `motionlcm train`; default: the shipped embedded model)")
     p.add_argument("--length", default="4s", help="seconds ('4s') or frames ('80'); 0.8-9.8 s (default 4s)")
     p.add_argument("--out", default=None, help="output file .npz/.bvh/.glb/.mp4 (default motion.npz); with --prompts, a folder")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
@@ -332,9 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the results as JSON")
     p.set_defaults(func=_cmd_bench)
 
+    from .app import add_app_parser
     from .evaluation.cli import add_eval_parser
 
     add_eval_parser(commands)
+    add_app_parser(commands)
 
     p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
     p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")

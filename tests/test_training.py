@@ -92,7 +92,8 @@ def test_pipeline_generates_deterministically(trained):
     assert not np.allclose(a.joints, c.joints)
     assert np.abs(a.joints[0, 40:]).max() == 0
     np.testing.assert_allclose(a.joints[1], features_to_joints(a.features[1].astype(np.float64)), atol=1e-4)
-    assert set(a.timings) == {"text", "denoise", "decode", "total"}
+    assert set(a.timings) == {"text", "denoise", "decode", "joints", "total"}
+    assert a.timings["total"] >= a.timings["text"] + a.timings["denoise"] + a.timings["decode"]
 
 
 def test_generate_cli_writes_npz(trained, tmp_path, capsys):
