@@ -296,5 +296,7 @@ def test_tiny_vae_overfits_a_fixed_batch(fixtures):
         loss.backward()
         optimizer.step()
         history.append(loss.item())
+        if min(history[-10:]) < history[0] / 10:
+            break  # the 10x drop is reached; up to 300 steps are allowed for it
     assert all(math.isfinite(v) for v in history)
     assert min(history[-10:]) < history[0] / 10, (history[0], history[-10:])
