@@ -132,7 +132,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
         item = PromptItem(0, args.prompt, frames)
-        written = write_outputs(result, i, item, path.parent, (fmt,), str(args.ckpt or "embedded"), stem=path.stem)
+        written = write_outputs(result, i, item, path.parent, (fmt,), str(args.ckpt or "embedded"),
+                                video=_video_writer(args.body, args.smpl_dir), stem=path.stem)
         paths.append(str(path.parent / written[fmt]))
     t = result.timings
     print(f"wrote {', '.join(paths)} ({frames} frames, {result.steps} steps, guidance {result.guidance:g}, seed {result.seed}; "
@@ -145,6 +146,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"control: {int(result.hint_mask[0].sum())} hinted joint positions, mean error "
               f"{errors['avg_err'] * 100:.1f} cm{tuned}")
     return 0
+
+
+def _video_writer(body: str, smpl_dir: str | None):
+    """MP4 writer for ``--body``: None keeps the fast stick figure; mesh bodies render with pyrender."""
+    if body == "stick":
+        if smpl_dir:
+            raise MotionLCMError("--smpl-dir needs --body smpl")
+        return None
+    if body == "smpl":
+        from .body.mesh import find_smpl_model_file
+
+        find_smpl_model_file(smpl_dir)  # a missing SMPL file is reported before generating
+    from .render.mesh_video import render_motion_video
+
+    return lambda path, joints, title: render_motion_video(path, joints, body=body, smpl_dir=smpl_dir, title=title)
 
 
 def _tuning_bar(steps: int):
@@ -185,7 +201,8 @@ def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
         raise MotionLCMError(f"{source}: no valid prompt lines")
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     report = generate_batch(pipe, items, args.out, formats, batch_size=args.batch_size, steps=args.steps,
-                            guidance=args.guidance, seed=args.seed or 0, model_id=str(args.ckpt or "embedded"))
+                            guidance=args.guidance, seed=args.seed or 0, model_id=str(args.ckpt or "embedded"),
+                            video=_video_writer(args.body, args.smpl_dir))
     print(f"{report['generated']} generated, {report['skipped']} already done, {len(problems)} malformed line(s); "
           f"manifest {report['manifest']}")
     return EXIT_PROBLEMS if problems else 0
@@ -307,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed; with --prompts, line n uses seed+n)")
     p.add_argument("--num-samples", type=int, default=1, help="motions to generate for the prompt")
+    p.add_argument("--body", choices=("stick", "mannequin", "smpl"), default="stick",
+                   help="body drawn in .mp4 outputs: stick figure (fast), mannequin mesh, or SMPL (needs --smpl-dir)")
+    p.add_argument("--smpl-dir", default=None, help="folder with SMPL model files (or set MOTIONLCM_SMPL_DIR)")
     p.add_argument("--control", default=None, metavar="SPEC",
                    help="JSON control spec: joint points, paths and keyframes to follow (docs/control_spec.md)")
     p.add_argument("--tune-steps", type=int, default=0, metavar="N",

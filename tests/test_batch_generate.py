@@ -98,3 +98,16 @@ def test_bench_runs_and_writes_json(tmp_path, capsys):
     assert set(payload["rows"][0]["median_ms"]) == {"text", "denoise", "decode", "joints", "total"}
     assert payload["machine"]["device"] == "cpu" and "MotionLCM-1 batch 1" in payload["denoise_speedup"]
     assert main(["bench", "--batch-sizes", "0"]) == 2
+
+
+def test_generate_mp4_with_the_mannequin_body(trained, tmp_path, capsys):
+    import imageio.v3 as iio
+
+    out = tmp_path / "m.mp4"
+    assert main(["generate", "a person jumps", "--ckpt", str(trained["lcm"]), "--length", "16", "--seed", "1",
+                 "--body", "mannequin", "--out", str(out)]) == 0
+    frames = iio.imread(out)
+    assert len(frames) == 16 and frames.std() > 5  # 16 rendered, non-blank frames
+    assert main(["generate", "a person jumps", "--ckpt", str(trained["lcm"]), "--body", "smpl", "--smpl-dir",
+                 str(tmp_path / "nowhere"), "--out", str(tmp_path / "s.mp4")]) == 2
+    assert "SMPL" in capsys.readouterr().err
