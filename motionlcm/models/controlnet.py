@@ -23,13 +23,13 @@ import torch.nn as nn
 
 from ..errors import MotionLCMError
 from .denoiser import DenoiserConfig, LatentDenoiser
-from .layers import SkipTransformerEncoder, build_positional_embedding, config_from_mapping, make_activation, zero_init_
+from .layers import LatentTransformerConfig, SkipTransformerEncoder, build_positional_embedding, config_from_mapping, make_activation, zero_init_
 
 NUM_JOINTS = 22
 
 
 @dataclass(frozen=True)
-class TrajectoryEncoderConfig:
+class TrajectoryEncoderConfig(LatentTransformerConfig):
     """Hyper-parameters of :class:`TrajectoryEncoder` (MotionLCM-V2's ``MldTrajEncoder`` by default)."""
 
     latent_shape: tuple[int, int] = (16, 32)  # must match the denoiser's
@@ -47,19 +47,7 @@ class TrajectoryEncoderConfig:
     max_frames: int = 200  # positional table covers latent tokens + this many frames
 
     def __post_init__(self) -> None:
-        if len(self.latent_shape) != 2 or min(self.latent_shape) < 1:
-            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {self.latent_shape}")
-        if self.width % self.num_heads != 0:
-            raise MotionLCMError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
-
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["latent_shape"] = list(self.latent_shape)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "TrajectoryEncoderConfig":
-        return config_from_mapping(cls, values)
+        self.check_shapes()
 
     @classmethod
     def like_denoiser(cls, denoiser: DenoiserConfig, **overrides: Any) -> "TrajectoryEncoderConfig":

@@ -25,7 +25,6 @@ whose block outputs go through zero-initialised linears to become these residual
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -33,12 +32,12 @@ import torch
 import torch.nn as nn
 
 from ..errors import MotionLCMError
-from .layers import (SkipTransformerEncoder, TimestepEmbedding, Timesteps, build_positional_embedding,
+from .layers import (LatentTransformerConfig, SkipTransformerEncoder, TimestepEmbedding, Timesteps, build_positional_embedding,
                      config_from_mapping, count_parameters, guidance_scale_embedding, make_activation)
 
 
 @dataclass(frozen=True)
-class DenoiserConfig:
+class DenoiserConfig(LatentTransformerConfig):
     """Hyper-parameters of :class:`LatentDenoiser`; defaults are MotionLCM-V2's (REFERENCE.md section 2)."""
 
     latent_shape: tuple[int, int] = (16, 32)  # must match the VAE's
@@ -64,10 +63,7 @@ class DenoiserConfig:
     latent_projection: bool | None = None  # None: project iff latent width != transformer width
 
     def __post_init__(self) -> None:
-        if len(self.latent_shape) != 2 or min(self.latent_shape) < 1:
-            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {self.latent_shape}")
-        if self.width % self.num_heads != 0:
-            raise MotionLCMError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
+        self.check_shapes()
         if self.latent_projection is False and self.latent_shape[1] != self.width:
             raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the transformer width "
                                  f"{self.width}; that needs latent_projection")
@@ -90,15 +86,6 @@ class DenoiserConfig:
         if self.latent_projection is None:
             return self.latent_dim != self.width
         return self.latent_projection
-
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["latent_shape"] = list(self.latent_shape)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "DenoiserConfig":
-        return config_from_mapping(cls, values)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "DenoiserConfig":

@@ -353,6 +353,27 @@ class SkipTransformerDecoder(SkipTransformer):
 # --------------------------------------------------------------------------------------------
 
 
+class LatentTransformerConfig:
+    """Shared behaviour of the frozen config dataclasses of latent transformers (VAE, denoiser,
+    trajectory encoder): shape checks and YAML-friendly ``to_dict`` / ``from_dict``."""
+
+    def check_shapes(self) -> None:
+        latent_shape, width, heads = self.latent_shape, self.width, self.num_heads  # type: ignore[attr-defined]
+        if len(latent_shape) != 2 or min(latent_shape) < 1:
+            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {latent_shape}")
+        if width % heads != 0:
+            raise MotionLCMError(f"width {width} is not divisible by num_heads {heads}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)  # type: ignore[call-overload]
+        values["latent_shape"] = list(values["latent_shape"])
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]):
+        return config_from_mapping(cls, values)
+
+
 def config_from_mapping(config_class: type, values: Mapping[str, Any]) -> Any:
     """Build a config dataclass from a plain mapping (YAML / Hydra ``DictConfig``), rejecting unknown keys.
 

@@ -18,7 +18,6 @@ masked as attention keys, so valid outputs do not depend on what padding holds.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
@@ -29,12 +28,12 @@ import torch.nn.functional as F
 
 from ..errors import MotionLCMError
 from ..motion.features import FEATURE_DIM, features_to_joints
-from .layers import (SkipTransformerDecoder, SkipTransformerEncoder, build_positional_embedding,
+from .layers import (LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder, build_positional_embedding,
                      config_from_mapping, count_parameters)
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(LatentTransformerConfig):
     """Hyper-parameters of :class:`MotionVAE`; defaults are MotionLCM-V2's (REFERENCE.md section 2)."""
 
     feature_dim: int = FEATURE_DIM
@@ -53,10 +52,7 @@ class VAEConfig:
     latent_projection: bool | None = None  # None: project iff latent width != transformer width
 
     def __post_init__(self) -> None:
-        if len(self.latent_shape) != 2 or min(self.latent_shape) < 1:
-            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {self.latent_shape}")
-        if self.width % self.num_heads != 0:
-            raise MotionLCMError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
+        self.check_shapes()
         if self.latent_projection is False and self.latent_shape[1] != self.width:
             raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the transformer width "
                                  f"{self.width}; that needs latent_projection")
@@ -74,15 +70,6 @@ class VAEConfig:
         if self.latent_projection is None:
             return self.latent_dim != self.width
         return self.latent_projection
-
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["latent_shape"] = list(self.latent_shape)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "VAEConfig":
-        return config_from_mapping(cls, values)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "VAEConfig":
