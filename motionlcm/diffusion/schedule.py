@@ -1,6 +1,7 @@
 """Noise schedule settings (REFERENCE.md section 2) and the diffusers schedulers built from them."""
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
@@ -70,8 +71,9 @@ def lcm_default_guidance(num_steps: int) -> float:
     return LCM_GUIDANCE[nearest]
 
 
-def make_lcm_scheduler(schedule: NoiseSchedule, num_ddim_timesteps: int = 10):
-    """diffusers' LCMScheduler on the teacher's noise schedule; the distillation grid is ``original_inference_steps``."""
+@functools.lru_cache(maxsize=None)
+def _motion_lcm_scheduler_class():
+    """diffusers' LCMScheduler plus MotionLCM's schedules (built once; diffusers is imported lazily)."""
     from diffusers import LCMScheduler
 
     class MotionLCMScheduler(LCMScheduler):
@@ -94,6 +96,11 @@ def make_lcm_scheduler(schedule: NoiseSchedule, num_ddim_timesteps: int = 10):
             self._step_index = None
             self._begin_index = None
 
-    return MotionLCMScheduler(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,
-                              steps_offset=schedule.steps_offset, original_inference_steps=num_ddim_timesteps,
-                              timestep_scaling=10.0)
+    return MotionLCMScheduler
+
+
+def make_lcm_scheduler(schedule: NoiseSchedule, num_ddim_timesteps: int = 10):
+    """diffusers' LCMScheduler on the teacher's noise schedule; the distillation grid is ``original_inference_steps``."""
+    return _motion_lcm_scheduler_class()(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,
+                                         steps_offset=schedule.steps_offset, original_inference_steps=num_ddim_timesteps,
+                                         timestep_scaling=10.0)

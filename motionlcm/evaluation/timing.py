@@ -8,6 +8,7 @@ so without checkpoints the benchmark builds the configured architecture with ran
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -111,8 +112,6 @@ def machine_description(device: torch.device) -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
     }
     try:
-        import os
-
         info["cpu_count"] = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         info["cpu_count"] = os.cpu_count()

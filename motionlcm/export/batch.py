@@ -147,8 +147,9 @@ def generate_batch(pipe, items: list[PromptItem], out_dir: str | Path, formats: 
                 "line": item.line, "text": item.text, "frames": item.frames, "seed": result.seed_of(index), "steps": result.steps,
                 "guidance": result.guidance, "files": files, "settings": {**settings, "frames": item.frames},
             }
-        write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+        write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))  # after every batch: a crash loses none
         bar.update(len(chunk))
     bar.close()
-    write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+    if not todo:  # nothing generated: still record this run's model and formats
+        write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
     return {"generated": len(todo), "skipped": skipped, "manifest": str(out_dir / MANIFEST)}

@@ -138,7 +138,23 @@ def root_aligned_joint_error(pred_features: torch.Tensor, true_features: torch.T
     return per_frame[mask].mean()
 
 
-class MLDStage(_Stage):
+class _GeneratorStage(_Stage):
+    """Exports what generation needs: the frozen VAE, the trained denoiser and its sampling setup."""
+
+    def export_modules(self) -> dict[str, torch.nn.Module]:
+        return {"vae": self.vae, "denoiser": self.export_network()}
+
+    def export_config(self) -> dict[str, Any]:
+        return {
+            "vae": self.vae.config.to_dict(),
+            "denoiser": self.trained_network().config.to_dict(),
+            "text_encoder": self.text_encoder_name,
+            "schedule": self.schedule.to_dict(),
+            "sampling": self.sampling,
+        }
+
+
+class MLDStage(_GeneratorStage):
     """Trains the latent denoiser (MLD teacher) on a frozen VAE's latents with text dropout for CFG."""
 
     kind = "mld"
@@ -207,20 +223,7 @@ class MLDStage(_Stage):
         loss = self.diffusion_loss(batch, self.export_network(), drop_text=False)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["mask"]), sync_dist=True)
 
-    def export_modules(self) -> dict[str, torch.nn.Module]:
-        return {"vae": self.vae, "denoiser": self.export_network()}
-
-    def export_config(self) -> dict[str, Any]:
-        return {
-            "vae": self.vae.config.to_dict(),
-            "denoiser": self.denoiser.config.to_dict(),
-            "text_encoder": self.text_encoder_name,
-            "schedule": self.schedule.to_dict(),
-            "sampling": self.sampling,
-        }
-
-
-class LCMStage(_Stage):
+class LCMStage(_GeneratorStage):
     """Latent consistency distillation of an MLD teacher into a few-step MotionLCM student.
 
     Module tree: ``vae`` and ``teacher`` (frozen), ``student`` (trained: the online network) and
@@ -233,7 +236,7 @@ class LCMStage(_Stage):
     def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std):
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
-        from ..diffusion import NoiseSchedule
+        from ..diffusion import NoiseSchedule, make_ddim_scheduler, make_ddpm_scheduler, make_lcm_scheduler
         from ..diffusion.consistency import skipping_timesteps
         from ..models.text_encoder import load_text_encoder
 
@@ -258,9 +261,10 @@ class LCMStage(_Stage):
         self.schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
         self.register_buffer("grid", skipping_timesteps(self.schedule.num_train_timesteps, int(self.lcm["num_ddim_timesteps"])),
                              persistent=False)
-        from ..diffusion import make_ddpm_scheduler
-
         self.noise_scheduler = make_ddpm_scheduler(self.schedule)
+        # Validation samples with both: 1-step student vs DDIM-10 teacher.
+        self.lcm_scheduler = make_lcm_scheduler(self.schedule, int(self.lcm["num_ddim_timesteps"]))
+        self.ddim_scheduler = make_ddim_scheduler(self.schedule)
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
         self.sampling = dict(sampling)
         self._setup_ema()
@@ -326,7 +330,7 @@ class LCMStage(_Stage):
     @torch.no_grad()
     def validation_step(self, batch, batch_idx):
         """Distillation loss, and how far 1-step student samples are from the teacher's DDIM + CFG samples."""
-        from ..diffusion import ddim_sample, lcm_default_guidance, lcm_sample, make_ddim_scheduler, make_lcm_scheduler
+        from ..diffusion import ddim_sample, lcm_default_guidance, lcm_sample
 
         size = len(batch["mask"])
         generator = torch.Generator().manual_seed(batch_idx)
@@ -334,25 +338,15 @@ class LCMStage(_Stage):
         cond = self._pooled(list(batch["text"]), self.device)
         noise = torch.randn((size, *self.student.config.latent_shape), generator=generator).to(self.device)
         scale = lcm_default_guidance(1)
-        student = lcm_sample(lambda x, t, c, w: self.student(x, t, c, w), make_lcm_scheduler(self.schedule), cond, noise,
+        student = lcm_sample(lambda x, t, c, w: self.student(x, t, c, w), self.lcm_scheduler, cond, noise,
                              num_steps=1, guidance=scale)
-        teacher = ddim_sample(lambda x, t, c: self.teacher(x, t, c), make_ddim_scheduler(self.schedule), cond,
+        teacher = ddim_sample(lambda x, t, c: self.teacher(x, t, c), self.ddim_scheduler, cond,
                               self._pooled.empty(size, self.device), tuple(self.student.config.latent_shape), num_steps=10,
                               guidance=scale, initial_noise=noise)
         self.log("val/lcm1_vs_ddim10_latent_mse", F.mse_loss(student, teacher), batch_size=size, sync_dist=True)
 
-    def export_modules(self) -> dict[str, torch.nn.Module]:
-        return {"vae": self.vae, "denoiser": self.export_network()}
-
     def export_config(self) -> dict[str, Any]:
-        return {
-            "vae": self.vae.config.to_dict(),
-            "denoiser": self.student.config.to_dict(),
-            "text_encoder": self.text_encoder_name,
-            "schedule": self.schedule.to_dict(),
-            "sampling": self.sampling,
-            "lcm": self.lcm,
-        }
+        return {**super().export_config(), "lcm": self.lcm}
 
 
 # MotionLCM's distillation settings (REFERENCE.md section 2).
