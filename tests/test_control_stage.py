@@ -204,3 +204,18 @@ def test_validation_reports_the_one_step_control_error(setup, trained_control):
     assert len(errors) == 2 and all(0 < e < 10 for e in errors)  # validated at steps 8 and 16, in metres
     value = fresh_stage(setup).one_step_control_error(train_batch(setup), torch.Generator().manual_seed(0))
     assert torch.isfinite(value) and value > 0
+
+
+def test_control_samples_limits_the_decoded_rows(setup):
+    batch = train_batch(setup)
+    full, every, first = fresh_stage(setup), fresh_stage(setup, control_samples=64), fresh_stage(setup, control_samples=1)
+    rows = []
+    original = first.vae.decode
+    first.vae.decode = lambda z, mask: rows.append(len(z)) or original(z, mask)
+    draws = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    reference, same, sampled = full.losses(batch, draws()), every.losses(batch, draws()), first.losses(batch, draws())
+    assert rows == [1] and len(batch["mask"]) > 1
+    assert torch.equal(reference["control"], same["control"]) and torch.equal(reference["diffusion"], sampled["diffusion"])
+    assert not torch.equal(reference["control"], sampled["control"])
+    with pytest.raises(MotionLCMError, match="control_samples must be a positive integer"):
+        fresh_stage(setup, control_samples=0)

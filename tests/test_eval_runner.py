@@ -253,3 +253,70 @@ def test_load_eval_evaluator_checks_the_folder(tmp_path):
         load_eval_evaluator(tmp_path / "nope")
     with pytest.raises(MotionLCMError, match="no evaluator given"):
         load_eval_evaluator(None)
+
+
+class OffsetControlPipe:
+    """Stands in for a control checkpoint: returns the hints shifted by a known offset at every controlled point."""
+
+    controlnet, sampler_kind, kind, name, default_steps = object(), "lcm", "control", "fake", 1
+
+    def __init__(self, offset):
+        self.offset, self.calls = np.asarray(offset, np.float32), []
+
+    def guidance_for(self, steps):
+        return 1.0
+
+    def __call__(self, texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps):
+        from motionlcm.pipeline import MotionOutput
+
+        hints, mask = control
+        self.calls.append((hints, mask, list(lengths)))
+        joints = np.where(mask[..., None], hints + self.offset, 0.0).astype(np.float32)
+        features = np.zeros((len(texts), hints.shape[1], 263), np.float32)
+        return MotionOutput(features, joints, np.array(lengths), list(texts), seed, 1, 1.0, {"total": 0.1})
+
+
+def test_controlled_generator_hints_and_errors(trained):
+    from motionlcm.data.humanml3d import HumanML3DDataset
+    from motionlcm.evaluation.runner import ControlledGenerator, make_batch, sample_seeds
+    from motionlcm.motion.features import features_to_joints
+
+    samples = HumanML3DDataset(trained["dataset"], SPLIT, mode="eval").samples
+    items = plan_replication(samples, 3, 0)
+    batch = make_batch(samples, items, sample_seeds(3, 0, 0, len(items)))
+    pipe = OffsetControlPipe([0.3, 0.0, 0.0])
+    out = ControlledGenerator(pipe, 1, None, "pelvis", 2).generate(batch)
+    hints, mask, lengths = pipe.calls[0]
+    assert lengths == [it.length for it in items]
+    assert (mask.sum((1, 2)) == 2).all() and not mask[..., 1:].any()  # two pelvis frames per crop
+    frame_mask = torch.arange(batch.motion.shape[1])[None] < torch.as_tensor(batch.lengths)[:, None]
+    truth = features_to_joints(torch.as_tensor(batch.motion, dtype=torch.float64), frame_mask).numpy()
+    np.testing.assert_allclose(hints[mask], truth[mask], atol=1e-5)
+    # every controlled point 30 cm off: under 50 cm, over 20 cm
+    assert out.control["avg_err"] == pytest.approx(0.3, abs=1e-6)
+    assert out.control["traj_err_50cm"] == 0.0 and out.control["loc_err_50cm"] == 0.0
+    assert out.control["traj_err_20cm"] == 1.0 and out.control["loc_err_20cm"] == 1.0
+    again = OffsetControlPipe([0.0, 0.0, 0.0])
+    ControlledGenerator(again, 1, None, "pelvis", 2).generate(batch)
+    np.testing.assert_array_equal(again.calls[0][1], mask)  # same seeds, same controlled frames
+    assert ControlledGenerator(pipe, 1, None, "all", "25%", tune_steps=5).default_name == "MotionLCM-Control-1 all 25% +LT5"
+
+
+def test_control_rows_through_the_runner(trained, evaluator_dir):
+    spec = {"ckpt": trained["lcm"], "steps": 1, "control": {"joints": "pelvis", "density": ["100%", 2]}, "tune_steps": 2}
+    results = evaluate_text_to_motion(["gt", spec], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
+                                      progress=False, device="cpu")
+    methods = {m["name"]: m for m in results["methods"]}
+    assert list(methods) == ["GT", "MotionLCM-1 pelvis 100% +LT2", "MotionLCM-1 pelvis 2 +LT2"]
+    for name in list(methods)[1:]:
+        metrics = methods[name]["metrics"]
+        assert "MModality" not in metrics and methods[name]["tune_steps"] == 2
+        assert all(len(methods[name]["replications"][c]) == 2 for c in ("avg_err", "traj_err_50cm", "skating"))
+        assert metrics["avg_err"][0] > 0 and 0 <= metrics["traj_err_50cm"][0] <= 1
+    assert "Avg. err (m)" in format_table(results) and "MotionLCM-1 pelvis 2 +LT2 |" in format_table(results)
+    with pytest.raises(MotionLCMError, match="needs a control checkpoint or tune_steps > 0"):
+        evaluate_text_to_motion([{**spec, "tune_steps": 0}], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
+                                progress=False, device="cpu")
+    with pytest.raises(MotionLCMError, match="unknown key"):
+        evaluate_text_to_motion([{**spec, "control": {"joint": "pelvis"}}], trained["dataset"], evaluator_dir,
+                                split=SPLIT, quick=True, progress=False, device="cpu")

@@ -56,6 +56,8 @@ UNIT_LENGTH = 4  # lengths are multiples of the evaluator's movement unit
 QUICK_SETTINGS = {"replications": 2, "mm_captions": 10, "mm_repeats": 5}
 TABLE_COLUMNS = ("R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity", "MModality", "AITS")
 RECONSTRUCTION_COLUMNS = ("MPJPE", "PA-MPJPE", "AccelErr")
+# OmniControl / MotionLCM control columns (errors over the controlled points; skating over all frames)
+CONTROL_COLUMNS = ("traj_err_50cm", "loc_err_50cm", "avg_err", "skating")
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 AITS_PARTS = ("text", "denoise", "decode")
 
@@ -222,6 +224,7 @@ def _chunks(values: Sequence, size: int) -> list:
 class Generated:
     features: np.ndarray  # (B, T, 263) raw
     timings: dict[str, float] | None = None
+    control: dict[str, float] | None = None  # control errors of this batch (controlled generators only)
 
 
 class GroundTruth:
@@ -296,6 +299,57 @@ class PipelineGenerator:
                 "guidance": self.pipe.guidance_for(self.steps) if self.guidance is None else self.guidance}
 
 
+class ControlledGenerator(PipelineGenerator):
+    """Spatial control from each test crop's own joints (OmniControl / MotionLCM protocol).
+
+    The hints are the ground-truth positions of ``joints`` at ``density`` (``"100%"``, ``"25%"`` or a
+    frame count) of each crop's frames, every joint of the set at once; the frames are drawn from the
+    batch's first seed, so every method of a replication gets the same hints. The motion is sampled
+    through the checkpoint's ControlNet (when it has one) and/or ``tune_steps`` of consistency latent
+    tuning; the control errors and the foot skating ratio are measured on the recovered joints.
+    """
+
+    samples_motion = False  # no MultiModality pass: the control tables of OmniControl / MotionLCM do not report it
+
+    def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
+                 density: str | int = "100%", tune_steps: int = 0) -> None:
+        from ..control.hints import parse_density, parse_joint_set
+
+        super().__init__(pipe, steps, guidance)
+        self.joints, self.density, self.tune_steps = parse_joint_set(joints), density, int(tune_steps)
+        parse_density(density)  # a bad density fails before any replication runs
+        if pipe.controlnet is None and self.tune_steps == 0:
+            raise MotionLCMError(f"{pipe.name}: a controlled method needs a control checkpoint or tune_steps > 0")
+        if self.tune_steps and pipe.sampler_kind != "lcm":
+            raise MotionLCMError(f"{pipe.name}: latent tuning needs an LCM-family checkpoint")
+        self.joint_label = joints if isinstance(joints, str) else ",".join(str(j) for j in self.joints)
+
+    @property
+    def default_name(self) -> str:
+        tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
+        return f"{super().default_name} {self.joint_label} {self.density}{tuned}"
+
+    def generate(self, batch: EvalBatch) -> Generated:
+        from ..control.hints import batch_hint_masks, hints_from_joints
+        from ..motion.features import features_to_joints
+
+        lengths = [int(n) for n in batch.lengths]
+        mask = torch.arange(batch.motion.shape[1])[None] < torch.as_tensor(lengths)[:, None]
+        truth = features_to_joints(torch.as_tensor(batch.motion, dtype=torch.float64), mask).float()
+        frames = torch.Generator().manual_seed(int(batch.seeds[0]))
+        hint_mask = batch_hint_masks(lengths, truth.shape[1], self.joints, self.density, generator=frames)
+        hints = hints_from_joints(truth, hint_mask)
+        out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
+                        control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps)
+        errors = M.control_errors(out.joints, hints, hint_mask)
+        errors["skating"] = M.foot_skating_ratio(out.joints, lengths=lengths)
+        return Generated(out.features, dict(out.timings), errors)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
+                "tune_steps": self.tune_steps}
+
+
 @dataclass
 class Method:
     name: str
@@ -341,16 +395,20 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             pipes[key] = MotionPipeline.from_pretrained(path, device=device)
         return pipes[key]
 
-    def sampled(path, step_list, scale, name=None) -> list[Method]:
+    def sampled(path, step_list, scale, name=None, control=None, tune_steps=None) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         pipe, counts = pipeline(path), _step_list(step_list)
-        generators = [PipelineGenerator(pipe, n, scale) for n in counts]
+        if control is None and tune_steps is None:
+            generators = [PipelineGenerator(pipe, n, scale) for n in counts]
+        else:
+            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune)
+                          for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
         if len(generators) == 1:
             return [Method(str(name), generators[0])]
-        return [Method(f"{name}-{g.steps}", g) for g in generators]
+        return [Method(f"{name}-{g.default_name}", g) for g in generators]
 
     resolved: list[Method] = []
     for spec in methods:
@@ -371,10 +429,11 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 raise MotionLCMError(f"unknown method {spec!r}; use gt, vae, ckpt or {{ckpt: DIR, steps: N}}")
         elif isinstance(spec, dict) or hasattr(spec, "keys"):
             spec = dict(spec)
-            unknown = sorted(set(spec) - {"name", "ckpt", "steps", "guidance"})
+            unknown = sorted(set(spec) - set(METHOD_KEYS))
             if unknown:
-                raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use name, ckpt, steps, guidance")
-            resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name")))
+                raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use {', '.join(METHOD_KEYS)}")
+            resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
+                                    spec.get("control"), spec.get("tune_steps")))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -390,6 +449,33 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     if len(set(names)) != len(names):
         raise MotionLCMError(f"method names must be unique, got {names}")
     return resolved
+
+
+METHOD_KEYS = ("name", "ckpt", "steps", "guidance", "control", "tune_steps")
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+
+
+def _control_variants(control, tune_steps) -> list[tuple[Any, Any, int]]:
+    """(joints, density, tune_steps) for every density x tuning-step combination of a method spec.
+
+    ``control``: ``{joints: pelvis | all | [names], density: "100%" | 5 | [...]}`` (default pelvis, 100%);
+    ``tune_steps``: N or a list (default 0).
+    """
+    control = dict(control or {})
+    unknown = sorted(set(control) - {"joints", "density"})
+    if unknown:
+        raise MotionLCMError(f"control {control}: unknown key(s) {unknown}; use joints, density")
+    joints = control.get("joints", "pelvis")
+    if not isinstance(joints, str):
+        joints = [j for j in joints]
+    tunes = _as_list(0 if tune_steps is None else tune_steps)
+    for tune in tunes:
+        if not isinstance(tune, (int, np.integer)) or isinstance(tune, bool) or tune < 0:
+            raise MotionLCMError(f"tune_steps must be integers >= 0, got {tune_steps!r}")
+    return [(joints, density, int(tune)) for density in _as_list(control.get("density", "100%")) for tune in tunes]
 
 
 def _step_list(steps) -> list[int | None]:
@@ -465,12 +551,17 @@ class MethodRun:
 def _generate_embeddings(run: MethodRun, batches: list[EvalBatch], evaluator: EvalEvaluator, batch_size: int,
                          tally: ReconstructionTally | None) -> torch.Tensor:
     embeddings = []
+    control_sums: dict[str, float] = {}
     for batch in batches:
         out = run.method.generator.generate(batch)
         run.timing(out.timings, len(batch), batch_size)
         embeddings.append(evaluator.embed_motion(out.features, batch.lengths))
         if tally is not None:
             tally.add(batch.motion, out.features, batch.lengths)
+        for name, value in (out.control or {}).items():  # per-sequence means: weight batches by their size
+            control_sums[name] = control_sums.get(name, 0.0) + value * len(batch)
+    for name, total in control_sums.items():
+        run.record(name, total / sum(len(b) for b in batches))
     return torch.cat(embeddings)
 
 
@@ -679,6 +770,11 @@ def format_table(results: dict[str, Any]) -> str:
         lines += ["", "| Method | MPJPE (mm) | PA-MPJPE (mm) | Accel. err (mm/frame²) |", "|---|---|---|---|"]
         for m in recon:
             lines.append(f"| {m['name']} | " + " | ".join(_cell(m["metrics"], n, 2) for n in RECONSTRUCTION_COLUMNS) + " |")
+    controlled = [m for m in methods if "avg_err" in m["metrics"]]
+    if controlled:
+        lines += ["", "| Method | Traj. err (50 cm) | Loc. err (50 cm) | Avg. err (m) | Foot skating |", "|---|---|---|---|---|"]
+        for m in controlled:
+            lines.append(f"| {m['name']} | " + " | ".join(_cell(m["metrics"], n, 4) for n in CONTROL_COLUMNS) + " |")
     return "\n".join(lines)
 
 

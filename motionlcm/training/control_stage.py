@@ -49,6 +49,7 @@ LOSS_DEFAULTS: dict[str, Any] = {
     "control": 1.0,            # cond_ratio
     "control_loss": "smooth_l1",  # smooth_l1 | l1 | l2, in metres
     "cfg_dropout": 0.0,        # text dropout (mld bases only; LCM students take no unconditional pass)
+    "control_samples": None,   # control loss on only the first N samples of a batch (null: all of them)
 }
 CONTROL_LOSSES = {"smooth_l1": F.smooth_l1_loss, "l1": F.l1_loss, "l2": F.mse_loss}
 
@@ -93,6 +94,9 @@ class ControlStage(_Stage):
         self.base_path, self.base_kind, self.base_config = str(base_path), ckpt.kind, ckpt.config
         self.control = _merged(CONTROL_DEFAULTS, control, "control")
         self.loss_cfg = _merged(LOSS_DEFAULTS, loss, "control loss")
+        samples = self.loss_cfg["control_samples"]
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+            raise MotionLCMError(f"stage.loss.control_samples must be a positive integer or null, got {samples!r}")
         self.joints = parse_joint_set(self.control["joints"])
         parse_density(self.control["density"])  # bad densities fail here, not mid-training
         parse_density(self.control["eval_density"])
@@ -199,9 +203,13 @@ class ControlStage(_Stage):
         eps = controlled_eps(self.denoiser, network["controlnet"], noisy, steps, cond, tokens, w)
         x0 = predict_x0(eps, noisy, self.alphas_cumprod[steps])
         diffusion = F.mse_loss(x0, z0) if self.base_kind == "lcm" else F.mse_loss(eps, noise)
-        features = self.vae.decode(x0, mask) * self.std + self.mean
-        joints = features_to_joints(features, mask)
-        control = control_loss(joints, hints, hint_mask, str(self.loss_cfg["control_loss"]))
+        # Decoding through the frozen VAE dominates a step (most of it on CPU), and the control loss
+        # only needs a sample of the batch: control_samples trades its variance for speed.
+        n = self.loss_cfg["control_samples"]
+        n = len(x0) if n is None else min(int(n), len(x0))
+        features = self.vae.decode(x0[:n], mask[:n]) * self.std + self.mean
+        joints = features_to_joints(features, mask[:n])
+        control = control_loss(joints, hints[:n], hint_mask[:n], str(self.loss_cfg["control_loss"]))
         total = float(self.loss_cfg["diffusion"]) * diffusion + float(self.loss_cfg["control"]) * control
         return {"diffusion": diffusion, "control": control, "total": total}
 
