@@ -208,3 +208,31 @@ def test_lcm_checkpoint_drives_the_pipeline_and_cli(trained, tmp_path):
                  "--guidance", "6", "--out", str(out)]) == 0
     with np.load(out) as data:
         assert int(data["steps"]) == 2 and float(data["guidance"]) == 6.0
+
+
+def test_latent_cache_returns_the_vaes_posterior_per_crop(small_dataset):
+    from motionlcm.data.humanml3d import HumanML3DDataset, collate_motions
+    from motionlcm.training.stages import LatentCache
+    from tests.control_helpers import tiny_vae
+
+    torch.manual_seed(0)
+    ds = HumanML3DDataset(small_dataset, "train", mode="text")
+    vae = tiny_vae().eval()
+    batch = collate_motions([ds[i] for i in range(len(ds))])
+    cache = LatentCache(max_entries=100)
+    first = cache(vae, batch)
+    with torch.no_grad():
+        _, direct = vae.encode(batch["motion"], batch["mask"], sample=False)
+    torch.testing.assert_close(first.mu, direct.mu, atol=1e-5, rtol=1e-5)  # rows encoded in their own padding
+    torch.testing.assert_close(first.logvar, direct.logvar, atol=1e-5, rtol=1e-5)
+    assert (cache.hits, cache.misses) == (0, len(ds))
+    vae.latent_down.weight.data.zero_()  # a changed VAE would change the posterior: the cache must not ask it again
+    again = cache(vae, batch)
+    assert (cache.hits, cache.misses) == (len(ds), len(ds)) and torch.equal(again.mu, first.mu)
+    shifted = dict(batch, start=batch["start"] + 1)  # another crop of the same motions: not a hit
+    cache(vae, shifted)
+    assert cache.misses == 2 * len(ds)
+    small = LatentCache(max_entries=len(ds))  # full: cleared, then refilled with the batch
+    small(vae, batch)
+    small(vae, shifted)
+    assert len(small.table) == len(ds)

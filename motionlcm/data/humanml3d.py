@@ -222,6 +222,7 @@ class HumanML3DDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         sample = self.samples[index]
         motion = sample.motion
+        start = 0
         if self.mode == "eval":
             caption = sample.captions[0]
             motion = motion[: self.max_motion_length]
@@ -239,11 +240,12 @@ class HumanML3DDataset(Dataset):
             "text": caption.text,
             "tokens": caption.tokens,
             "name": sample.name,
+            "start": start,  # first frame of the crop: (name, start, length) identifies it
         }
 
 
 def collate_motions(items: list[dict]) -> dict:
-    """Pad a list of samples: motion (B, T, 263), mask (B, T) bool, lengths (B,), texts, tokens, names."""
+    """Pad a list of samples: motion (B, T, 263), mask (B, T) bool, lengths (B,), texts, tokens, names, crop starts."""
     lengths = torch.tensor([it["length"] for it in items], dtype=torch.long)
     max_len = int(lengths.max())
     motion = torch.zeros(len(items), max_len, items[0]["motion"].shape[-1])
@@ -257,6 +259,7 @@ def collate_motions(items: list[dict]) -> dict:
         "text": [it["text"] for it in items],
         "tokens": [it["tokens"] for it in items],
         "name": [it["name"] for it in items],
+        "start": torch.tensor([it.get("start", 0) for it in items], dtype=torch.long),
     }
 
 

@@ -287,7 +287,12 @@ class PipelineGenerator:
         family = "MotionLCM" if sampler == "lcm" else "MLD"
         if self.pipe.kind == "control":
             family += "-Control"
-        return f"{family}-{self.steps}"
+        return f"{family}-{self.variant}"
+
+    @property
+    def variant(self) -> str:
+        """What tells this generator from the checkpoint's other rows (appended to a method's name)."""
+        return str(self.steps)
 
     def generate(self, batch: EvalBatch) -> Generated:
         out = self.pipe(batch.texts, [int(n) for n in batch.lengths], num_steps=self.steps, guidance=self.guidance,
@@ -325,9 +330,9 @@ class ControlledGenerator(PipelineGenerator):
         self.joint_label = joints if isinstance(joints, str) else ",".join(str(j) for j in self.joints)
 
     @property
-    def default_name(self) -> str:
+    def variant(self) -> str:
         tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
-        return f"{super().default_name} {self.joint_label} {self.density}{tuned}"
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         from ..control.hints import batch_hint_masks, hints_from_joints
@@ -408,7 +413,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             return [Method(g.default_name, g) for g in generators]
         if len(generators) == 1:
             return [Method(str(name), generators[0])]
-        return [Method(f"{name}-{g.default_name}", g) for g in generators]
+        return [Method(f"{name}-{g.variant}", g) for g in generators]
 
     resolved: list[Method] = []
     for spec in methods:

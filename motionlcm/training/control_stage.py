@@ -191,10 +191,10 @@ class ControlStage(_Stage):
 
         network = self.trainable if network is None else network
 
-        motion, mask = batch["motion"], batch["mask"]
+        mask = batch["mask"]
         _, hints, hint_mask = self.make_hints(batch, density, one_joint, generator)
-        with torch.no_grad():  # fixed draws (a generator) also use the posterior mean: repeatable evaluation
-            z0, _ = self.vae.encode(motion, mask, sample=generator is None)
+        dist = self.posterior(batch)  # fixed draws (a generator) use the posterior mean: repeatable evaluation
+        z0 = dist.sample() if generator is None else dist.mu
         cond = self.text_embeddings(batch["text"], drop_text)
         steps, w = self._noise_level(len(z0), generator)
         noise = torch.randn(z0.shape, generator=generator).to(z0) if generator is not None else torch.randn_like(z0)

@@ -60,7 +60,7 @@ class ExportCheckpoint(Callback):
         self._export(trainer, pl_module)
 
 
-def build_stage(cfg, datamodule):
+def _build_stage(cfg, datamodule):
     from omegaconf import OmegaConf
 
     from .stages import LCMStage, MLDStage, VAEStage
@@ -90,6 +90,15 @@ def build_stage(cfg, datamodule):
 
         return build_control_stage(plain, datamodule)
     raise MotionLCMError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
+
+
+def build_stage(cfg, datamodule):
+    """The LightningModule of ``cfg.stage.name``, with the latent cache of the frozen-VAE stages switched on."""
+    stage = _build_stage(cfg, datamodule)
+    cache = cfg.stage.get("latent_cache")
+    if cache and hasattr(stage, "use_latent_cache") and hasattr(stage, "vae") and stage.kind != "vae":
+        stage.use_latent_cache(int(cache))
+    return stage
 
 
 def build_trainer(cfg, output_dir: Path, extra_callbacks: list[Callback] | None = None) -> L.Trainer:

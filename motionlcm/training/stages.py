@@ -11,6 +11,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import MotionLCMError
 from ..models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig, vae_loss
+from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
 from .checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
 
@@ -41,6 +42,40 @@ class PooledTextCache:
         return self.encoder.to(device).empty(n).pooled
 
 
+class LatentCache:
+    """The frozen VAE's posterior (mu, logvar) per training crop, memoised on the CPU.
+
+    In the mld, lcm and control stages the VAE is frozen, and text-mode crops repeat: a motion of
+    L frames has about a dozen (two rounded lengths times their start frames). Encoding is most of
+    a CPU training step (a 196-frame encoder pass for a 17-token denoiser), so after a few epochs
+    most steps skip it. Keyed by (name, start, length); cleared when ``max_entries`` is reached.
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = int(max_entries)
+        self.table: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self.hits = self.misses = 0
+
+    def __call__(self, vae, batch) -> LatentDistribution:
+        lengths = batch["lengths"].tolist()
+        keys = list(zip(batch["name"], (int(s) for s in batch["start"]), lengths))
+        rows = [i for i, key in enumerate(keys) if key not in self.table]
+        self.hits, self.misses = self.hits + len(keys) - len(rows), self.misses + len(rows)
+        if rows:
+            if len(self.table) + len(rows) > self.max_entries:
+                self.table.clear()
+                rows = list(range(len(keys)))
+            frames = max(lengths[i] for i in rows)
+            index = torch.tensor(rows, device=batch["motion"].device)
+            with torch.no_grad():
+                _, dist = vae.encode(batch["motion"][index, :frames], batch["mask"][index, :frames], sample=False)
+            for row, mu, logvar in zip(rows, dist.mu.cpu(), dist.logvar.cpu()):
+                self.table[keys[row]] = (mu, logvar)
+        device = batch["motion"].device
+        mu, logvar = (torch.stack([self.table[key][part] for key in keys]).to(device) for part in (0, 1))
+        return LatentDistribution(mu=mu, logvar=logvar)
+
+
 class _Stage(L.LightningModule):
     """Shared optimisation: AdamW, cosine schedule with warm-up, optional EMA of the trained network."""
 
@@ -52,9 +87,21 @@ class _Stage(L.LightningModule):
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float32)), persistent=False)
         self.register_buffer("std", torch.as_tensor(np.asarray(std, np.float32)), persistent=False)
         self.ema: AveragedModel | None = None
+        self._latent_cache: LatentCache | None = None
 
     def trained_network(self) -> torch.nn.Module:
         raise NotImplementedError
+
+    def use_latent_cache(self, max_entries: int | None) -> None:
+        """Memoise the frozen VAE's posteriors per crop (see :class:`LatentCache`); 0 or None: off."""
+        self._latent_cache = LatentCache(max_entries) if max_entries else None
+
+    def posterior(self, batch) -> LatentDistribution:
+        """The frozen VAE's posterior of the batch's crops (memoised when enabled and the batch names its crops)."""
+        if self._latent_cache is not None and "start" in batch and "name" in batch:
+            return self._latent_cache(self.vae, batch)
+        with torch.no_grad():
+            return self.vae.encode(batch["motion"], batch["mask"], sample=False)[1]
 
     def _setup_ema(self) -> None:
         decay = self.optim_cfg.get("ema_decay")
@@ -205,8 +252,7 @@ class MLDStage(_GeneratorStage):
         return pooled
 
     def diffusion_loss(self, batch, denoiser: torch.nn.Module, drop_text: bool) -> torch.Tensor:
-        with torch.no_grad():
-            z, _ = self.vae.encode(batch["motion"], batch["mask"], sample=True)
+        z = self.posterior(batch).sample()
         noise = torch.randn_like(z)
         steps = torch.randint(0, self.schedule.num_train_timesteps, (len(z),), device=z.device)
         noisy = self.noise_scheduler.add_noise(z, noise, steps)
@@ -292,7 +338,7 @@ class LCMStage(_GeneratorStage):
 
         cfg = self.lcm
         with torch.no_grad():
-            z0, _ = self.vae.encode(batch["motion"], batch["mask"], sample=True)
+            z0 = self.posterior(batch).sample()
             cond = self._pooled(list(batch["text"]), self.device)
             uncond = self._pooled.empty(len(z0), self.device)
         batch_size, device = len(z0), z0.device
