@@ -320,3 +320,14 @@ def test_control_rows_through_the_runner(trained, evaluator_dir):
     with pytest.raises(MotionLCMError, match="unknown key"):
         evaluate_text_to_motion([{**spec, "control": {"joint": "pelvis"}}], trained["dataset"], evaluator_dir,
                                 split=SPLIT, quick=True, progress=False, device="cpu")
+
+
+def test_aits_counts_latent_tuning_but_not_joint_recovery():
+    from motionlcm.evaluation.runner import average_time_per_sentence
+
+    calls = [{"text": 9.0, "denoise": 9.0, "decode": 9.0, "joints": 9.0, "tuning": 9.0},  # warm-up: left out
+             {"text": 0.01, "denoise": 0.002, "decode": 0.02, "joints": 0.001, "tuning": 0.5}]
+    parts = average_time_per_sentence(calls, [True, True])
+    assert parts["aits"] == pytest.approx(0.532) and parts["joints"] == pytest.approx(0.001)
+    plain = average_time_per_sentence([{"text": 0.01, "denoise": 0.002, "decode": 0.02}], [True])
+    assert plain["aits"] == pytest.approx(0.032)
