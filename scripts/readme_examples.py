@@ -45,7 +45,6 @@ def main() -> None:
     parser.add_argument("--gifs", default=None, help="folder for one GIF per prompt (seed 0)")
     args = parser.parse_args()
 
-    torch.manual_seed(0)
     pipe = MotionPipeline.from_pretrained(args.ckpt)
     evaluator = load_evaluator(args.evaluator)
     texts = [p for p, _ in PROMPTS]

@@ -236,3 +236,12 @@ def test_latent_cache_returns_the_vaes_posterior_per_crop(small_dataset):
     small(vae, batch)
     small(vae, shifted)
     assert len(small.table) == len(ds)
+
+
+def test_a_bad_latent_cache_size_is_a_one_line_error(trained, tmp_path):
+    from tests.training_helpers import TINY_DENOISER
+
+    overrides = ["stage=mld", f"vae={trained['vae']}", *common(trained["dataset"], tmp_path / "mld", 1), *TINY_VAE,
+                 *TINY_DENOISER, "stage.latent_cache=-1"]
+    with pytest.raises(MotionLCMError, match="stage.latent_cache must be a number of crops >= 0"):
+        train(compose_config(overrides))

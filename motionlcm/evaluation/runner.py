@@ -213,6 +213,18 @@ def make_batch(samples: Sequence[MotionSample], items: Sequence[EvalItem], seeds
     return EvalBatch([it.caption for it in items], lengths, motion, list(seeds))
 
 
+def frame_mask(lengths, frames: int) -> torch.Tensor:
+    """(B, frames) True on each crop's valid frames."""
+    return torch.arange(frames)[None] < torch.as_tensor(np.asarray(lengths))[:, None]
+
+
+def crop_joints(features: np.ndarray, mask: torch.Tensor) -> torch.Tensor:
+    """Joints (B, T, 22, 3) in float64 of padded raw feature crops."""
+    from ..motion.features import features_to_joints
+
+    return features_to_joints(torch.as_tensor(features, dtype=torch.float64), mask)
+
+
 def _chunks(values: Sequence, size: int) -> list:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
@@ -336,11 +348,9 @@ class ControlledGenerator(PipelineGenerator):
 
     def generate(self, batch: EvalBatch) -> Generated:
         from ..control.hints import batch_hint_masks, hints_from_joints
-        from ..motion.features import features_to_joints
 
         lengths = [int(n) for n in batch.lengths]
-        mask = torch.arange(batch.motion.shape[1])[None] < torch.as_tensor(lengths)[:, None]
-        truth = features_to_joints(torch.as_tensor(batch.motion, dtype=torch.float64), mask).float()
+        truth = crop_joints(batch.motion, frame_mask(lengths, batch.motion.shape[1])).float()
         frames = torch.Generator().manual_seed(int(batch.seeds[0]))
         hint_mask = batch_hint_masks(lengths, truth.shape[1], self.joints, self.density, generator=frames)
         hints = hints_from_joints(truth, hint_mask)
@@ -474,8 +484,6 @@ def _control_variants(control, tune_steps) -> list[tuple[Any, Any, int]]:
     if unknown:
         raise MotionLCMError(f"control {control}: unknown key(s) {unknown}; use joints, density")
     joints = control.get("joints", "pelvis")
-    if not isinstance(joints, str):
-        joints = [j for j in joints]
     tunes = _as_list(0 if tune_steps is None else tune_steps)
     for tune in tunes:
         if not isinstance(tune, (int, np.integer)) or isinstance(tune, bool) or tune < 0:
@@ -514,11 +522,8 @@ class ReconstructionTally:
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RECONSTRUCTION_COLUMNS, 0.0))
 
     def add(self, real: np.ndarray, recon: np.ndarray, lengths: np.ndarray) -> None:
-        from ..motion.features import features_to_joints
-
-        mask = torch.arange(real.shape[1])[None] < torch.as_tensor(lengths)[:, None]
-        target = features_to_joints(torch.as_tensor(real, dtype=torch.float64), mask)
-        pred = features_to_joints(torch.as_tensor(recon, dtype=torch.float64), mask)
+        mask = frame_mask(lengths, real.shape[1])
+        target, pred = crop_joints(real, mask), crop_joints(recon, mask)
         frames = float(mask.sum())
         accel_frames = float(np.clip(np.asarray(lengths) - 2, 0, None).sum())
         self._add("MPJPE", M.mpjpe(pred, target, mask) * 1000.0, frames)  # metres -> mm

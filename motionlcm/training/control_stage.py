@@ -79,6 +79,7 @@ class ControlStage(_Stage):
     """Trains a Motion ControlNet + trajectory encoder on top of a frozen ``lcm`` or ``mld`` export."""
 
     kind = "control"
+    frozen_vae = True
 
     def __init__(self, base_path: str, control: dict[str, Any], controlnet: dict[str, Any], traj_encoder: dict[str, Any],
                  loss: dict[str, Any], optim: dict[str, Any], joint_mean, joint_std, mean, std,

@@ -95,9 +95,8 @@ def _build_stage(cfg, datamodule):
 def build_stage(cfg, datamodule):
     """The LightningModule of ``cfg.stage.name``, with the latent cache of the frozen-VAE stages switched on."""
     stage = _build_stage(cfg, datamodule)
-    cache = cfg.stage.get("latent_cache")
-    if cache and hasattr(stage, "use_latent_cache") and hasattr(stage, "vae") and stage.kind != "vae":
-        stage.use_latent_cache(int(cache))
+    if stage.frozen_vae:
+        stage.use_latent_cache(cfg.stage.get("latent_cache"))
     return stage
 
 

@@ -80,6 +80,7 @@ class _Stage(L.LightningModule):
     """Shared optimisation: AdamW, cosine schedule with warm-up, optional EMA of the trained network."""
 
     kind = ""
+    frozen_vae = False  # stages that only read a frozen VAE's latents can memoise them (stage.latent_cache)
 
     def __init__(self, optim: dict[str, Any], mean: np.ndarray, std: np.ndarray):
         super().__init__()
@@ -94,6 +95,8 @@ class _Stage(L.LightningModule):
 
     def use_latent_cache(self, max_entries: int | None) -> None:
         """Memoise the frozen VAE's posteriors per crop (see :class:`LatentCache`); 0 or None: off."""
+        if max_entries is not None and (isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 0):
+            raise MotionLCMError(f"stage.latent_cache must be a number of crops >= 0 (0: off), got {max_entries!r}")
         self._latent_cache = LatentCache(max_entries) if max_entries else None
 
     def posterior(self, batch) -> LatentDistribution:
@@ -205,6 +208,7 @@ class MLDStage(_GeneratorStage):
     """Trains the latent denoiser (MLD teacher) on a frozen VAE's latents with text dropout for CFG."""
 
     kind = "mld"
+    frozen_vae = True
 
     def __init__(self, vae_path: str, denoiser: dict[str, Any], text_encoder: str, schedule: dict[str, Any],
                  optim: dict[str, Any], cfg_dropout: float, sampling: dict[str, Any], mean, std):
@@ -278,6 +282,7 @@ class LCMStage(_GeneratorStage):
     """
 
     kind = "lcm"
+    frozen_vae = True
 
     def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std):
         super().__init__(optim, mean, std)
