@@ -331,3 +331,56 @@ def test_aits_counts_latent_tuning_but_not_joint_recovery():
     assert parts["aits"] == pytest.approx(0.532) and parts["joints"] == pytest.approx(0.001)
     plain = average_time_per_sentence([{"text": 0.01, "denoise": 0.002, "decode": 0.02}], [True])
     assert plain["aits"] == pytest.approx(0.032)
+
+
+class RootHeightShiftVAE(torch.nn.Module):
+    """Stands in for a VAE: the latent is the normalised features; decoding lifts the root by ``lift`` metres."""
+
+    def __init__(self, lift: float, std: np.ndarray) -> None:
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(feature_dim=263, max_frames=196)
+        self.lift = lift / float(std[3])  # feature 3 is the root height (raw metres)
+
+    def encode(self, features, mask, sample=True):
+        return features, None
+
+    def decode(self, z, mask):
+        shifted = z.clone()
+        shifted[..., 3] += self.lift
+        return shifted
+
+
+@pytest.mark.parametrize("lift, avg_err, traj_20cm", [(0.0, 0.0, 0.0), (0.3, 0.3, 1.0)])
+def test_controlled_reconstruction_scores_the_vae_on_the_control_points(trained, lift, avg_err, traj_20cm):
+    from motionlcm.data.humanml3d import HumanML3DDataset
+    from motionlcm.evaluation.runner import ControlledGenerator, ControlledReconstruction, make_batch, sample_seeds
+
+    dataset = HumanML3DDataset(trained["dataset"], SPLIT, mode="eval")
+    mean, std = np.load(trained["dataset"] / "Mean.npy"), np.load(trained["dataset"] / "Std.npy")
+    items = plan_replication(dataset.samples, 3, 0)
+    batch = make_batch(dataset.samples, items, sample_seeds(3, 0, 0, len(items)))
+    recon = ControlledReconstruction(RootHeightShiftVAE(lift, std), mean, std, torch.device("cpu"), "fake", "pelvis", 2)
+    out = recon.generate(batch)
+    # the whole body moves with the root: every controlled pelvis point is exactly `lift` off
+    assert out.control["avg_err"] == pytest.approx(avg_err, abs=1e-4)
+    assert out.control["traj_err_50cm"] == 0.0 and out.control["traj_err_20cm"] == traj_20cm
+    pipe = OffsetControlPipe([0.0, 0.0, 0.0])
+    ControlledGenerator(pipe, 1, None, "pelvis", 2).generate(batch)
+    generated_mask = pipe.calls[0][1]
+    assert generated_mask.sum() == 2 * len(items)  # the same two frames per crop as the generators get
+    assert recon.variant == "pelvis 2" and recon.describe()["control"]["density"] == 2
+
+
+def test_vae_control_rows_through_the_runner(trained, evaluator_dir):
+    spec = {"name": "VAE", "vae": trained["lcm"], "control": {"joints": "pelvis", "density": ["100%", 2]}}
+    results = evaluate_text_to_motion(["gt", spec], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
+                                      progress=False, device="cpu")
+    methods = {m["name"]: m for m in results["methods"]}
+    assert list(methods) == ["GT", "VAE pelvis 100%", "VAE pelvis 2"]
+    for name in ("VAE pelvis 100%", "VAE pelvis 2"):
+        assert methods[name]["metrics"]["avg_err"][0] > 0 and "MPJPE" in methods[name]["metrics"]
+    with pytest.raises(MotionLCMError, match="a 'vae' method reconstructs, it takes no steps"):
+        evaluate_text_to_motion([{**spec, "steps": 1}], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
+                                progress=False, device="cpu")

@@ -282,6 +282,57 @@ class VAEReconstruction:
         return Generated(features.cpu().numpy())
 
 
+def crop_hints(batch: EvalBatch, joints, density) -> tuple[torch.Tensor, torch.Tensor]:
+    """The control protocol's hints: each crop's own joints at ``density`` of its frames.
+
+    The frames are drawn from the batch's first seed, so every method of a replication (generators
+    and the VAE's reconstruction alike) is scored on the same points.
+    """
+    from ..control.hints import batch_hint_masks, hints_from_joints
+
+    lengths = [int(n) for n in batch.lengths]
+    truth = crop_joints(batch.motion, frame_mask(lengths, batch.motion.shape[1])).float()
+    frames = torch.Generator().manual_seed(int(batch.seeds[0]))
+    hint_mask = batch_hint_masks(lengths, truth.shape[1], joints, density, generator=frames)
+    return hints_from_joints(truth, hint_mask), hint_mask
+
+
+def control_and_skating(joints, hints: torch.Tensor, hint_mask: torch.Tensor, lengths: list[int]) -> dict[str, float]:
+    errors = M.control_errors(joints, hints, hint_mask)
+    errors["skating"] = M.foot_skating_ratio(joints, lengths=lengths)
+    return errors
+
+
+class ControlledReconstruction(VAEReconstruction):
+    """The VAE's reconstruction scored like a controlled method: the floor of latent-space control.
+
+    A generator that hits the true latent exactly still shows these errors, since every controlled
+    motion is decoded by the same VAE; the row says how much of a ControlNet's error is the VAE's.
+    """
+
+    def __init__(self, vae, mean, std, device, source: str = "", joints="pelvis", density: str | int = "100%") -> None:
+        from ..control.hints import parse_density, parse_joint_set
+
+        super().__init__(vae, mean, std, device, source)
+        self.joints, self.density = parse_joint_set(joints), density
+        parse_density(density)
+        self.joint_label = joints if isinstance(joints, str) else ",".join(str(j) for j in self.joints)
+
+    @property
+    def variant(self) -> str:
+        return f"{self.joint_label} {self.density}"
+
+    def generate(self, batch: EvalBatch) -> Generated:
+        out = super().generate(batch)
+        lengths = [int(n) for n in batch.lengths]
+        hints, hint_mask = crop_hints(batch, self.joints, self.density)
+        joints = crop_joints(out.features, frame_mask(lengths, out.features.shape[1])).float()
+        return Generated(out.features, out.timings, control_and_skating(joints, hints, hint_mask, lengths))
+
+    def describe(self) -> dict[str, Any]:
+        return {"checkpoint": self.source, "control": {"joints": list(self.joints), "density": self.density}}
+
+
 class PipelineGenerator:
     """A :class:`~motionlcm.pipeline.MotionPipeline` at fixed steps and guidance."""
 
@@ -347,18 +398,11 @@ class ControlledGenerator(PipelineGenerator):
         return f"{self.steps} {self.joint_label} {self.density}{tuned}"
 
     def generate(self, batch: EvalBatch) -> Generated:
-        from ..control.hints import batch_hint_masks, hints_from_joints
-
         lengths = [int(n) for n in batch.lengths]
-        truth = crop_joints(batch.motion, frame_mask(lengths, batch.motion.shape[1])).float()
-        frames = torch.Generator().manual_seed(int(batch.seeds[0]))
-        hint_mask = batch_hint_masks(lengths, truth.shape[1], self.joints, self.density, generator=frames)
-        hints = hints_from_joints(truth, hint_mask)
+        hints, hint_mask = crop_hints(batch, self.joints, self.density)
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps)
-        errors = M.control_errors(out.joints, hints, hint_mask)
-        errors["skating"] = M.foot_skating_ratio(out.joints, lengths=lengths)
-        return Generated(out.features, dict(out.timings), errors)
+        return Generated(out.features, dict(out.timings), control_and_skating(out.joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
@@ -395,7 +439,9 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     """Turn method specs into :class:`Method` objects.
 
     A spec is ``"gt"``; ``"vae"`` (the VAE of ``vae``, else of ``ckpt``); ``"ckpt"`` (``ckpt`` sampled at
-    each of ``steps``); a mapping ``{ckpt: DIR, steps: int | list, guidance: x, name: str}``; a tuple
+    each of ``steps``); a mapping ``{ckpt: DIR, steps: int | list, guidance: x, name: str}`` (plus
+    ``control`` / ``tune_steps`` for control rows); ``{vae: DIR, control: {...}}`` (the VAE's
+    reconstruction, scored on the control points: the floor of latent-space control); a tuple
     ``(name, generator, steps, guidance)``; a MotionPipeline; or a generator / :class:`Method` object.
     """
     if isinstance(methods, (str, tuple, dict, Method)) or hasattr(methods, "generate") or not isinstance(methods, Sequence):
@@ -425,6 +471,20 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             return [Method(str(name), generators[0])]
         return [Method(f"{name}-{g.variant}", g) for g in generators]
 
+    def reconstructed(spec: dict[str, Any]) -> list[Method]:
+        """``{vae: DIR, name: str, control: {...}}``: the VAE's reconstruction, scored as control if asked."""
+        clashing = sorted(set(spec) & {"ckpt", "steps", "guidance", "tune_steps"})
+        if clashing:
+            raise MotionLCMError(f"method {spec}: a 'vae' method reconstructs, it takes no {', '.join(clashing)}")
+        name = str(spec.get("name") or "VAE")
+        if spec.get("control") is None:
+            return [Method(name, VAEReconstruction.from_checkpoint(spec["vae"], device))]
+        base = VAEReconstruction.from_checkpoint(spec["vae"], device)
+        rows = [ControlledReconstruction(base.vae, base.mean.cpu().numpy(), base.std.cpu().numpy(), base.device,
+                                         base.source, joints, density)
+                for joints, density, _ in _control_variants(spec["control"], None)]
+        return [Method(f"{name} {g.variant}", g) for g in rows]
+
     resolved: list[Method] = []
     for spec in methods:
         if isinstance(spec, Method):
@@ -447,8 +507,11 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             unknown = sorted(set(spec) - set(METHOD_KEYS))
             if unknown:
                 raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use {', '.join(METHOD_KEYS)}")
-            resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
-                                    spec.get("control"), spec.get("tune_steps")))
+            if "vae" in spec:
+                resolved.extend(reconstructed(spec))
+            else:
+                resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
+                                        spec.get("control"), spec.get("tune_steps")))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -466,7 +529,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     return resolved
 
 
-METHOD_KEYS = ("name", "ckpt", "steps", "guidance", "control", "tune_steps")
+METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps")
 
 
 def _as_list(value) -> list:
@@ -841,6 +904,7 @@ __all__ = [
     "Method",
     "PipelineGenerator",
     "VAEReconstruction",
+    "ControlledReconstruction",
     "average_time_per_sentence",
     "check_evaluator_fits",
     "effective_sizes",
