@@ -355,13 +355,15 @@ class RootHeightShiftVAE(torch.nn.Module):
 @pytest.mark.parametrize("lift, avg_err, traj_20cm", [(0.0, 0.0, 0.0), (0.3, 0.3, 1.0)])
 def test_controlled_reconstruction_scores_the_vae_on_the_control_points(trained, lift, avg_err, traj_20cm):
     from motionlcm.data.humanml3d import HumanML3DDataset
-    from motionlcm.evaluation.runner import ControlledGenerator, ControlledReconstruction, make_batch, sample_seeds
+    from motionlcm.evaluation.runner import (ControlledGenerator, ControlledReconstruction, VAEReconstruction, make_batch,
+                                             sample_seeds)
 
     dataset = HumanML3DDataset(trained["dataset"], SPLIT, mode="eval")
     mean, std = np.load(trained["dataset"] / "Mean.npy"), np.load(trained["dataset"] / "Std.npy")
     items = plan_replication(dataset.samples, 3, 0)
     batch = make_batch(dataset.samples, items, sample_seeds(3, 0, 0, len(items)))
-    recon = ControlledReconstruction(RootHeightShiftVAE(lift, std), mean, std, torch.device("cpu"), "fake", "pelvis", 2)
+    fake = VAEReconstruction(RootHeightShiftVAE(lift, std), mean, std, torch.device("cpu"), "fake")
+    recon = ControlledReconstruction(fake, "pelvis", 2)
     out = recon.generate(batch)
     # the whole body moves with the root: every controlled pelvis point is exactly `lift` off
     assert out.control["avg_err"] == pytest.approx(avg_err, abs=1e-4)

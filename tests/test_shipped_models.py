@@ -39,10 +39,8 @@ def pelvis_error(joints: np.ndarray, truth: np.ndarray, lengths: list[int]) -> f
 
 @pytest.mark.skipif(not (SHIPPED / "control_pelvis" / "config.yaml").is_file(), reason="no shipped ControlNet")
 def test_shipped_controlnet_pulls_the_pelvis_towards_its_hints():
-    from motionlcm.data.synth import FAMILY_NAMES
     from motionlcm.pipeline import MotionPipeline
 
-    assert set(FAMILIES) <= set(FAMILY_NAMES)
     pipe = MotionPipeline.from_pretrained(SHIPPED / "control_pelvis", device="cpu")
     texts, lengths, truth = fresh_pelvis_tasks(8)
     mask = np.zeros(truth.shape[:3], bool)

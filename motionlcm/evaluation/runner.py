@@ -303,34 +303,44 @@ def control_and_skating(joints, hints: torch.Tensor, hint_mask: torch.Tensor, le
     return errors
 
 
-class ControlledReconstruction(VAEReconstruction):
-    """The VAE's reconstruction scored like a controlled method: the floor of latent-space control.
+def control_points(joints, density) -> tuple[tuple[int, ...], str]:
+    """The joint indices and the row label of a control method; a bad joint set or density fails here."""
+    from ..control.hints import parse_density, parse_joint_set
+
+    indices = parse_joint_set(joints)
+    parse_density(density)
+    return indices, joints if isinstance(joints, str) else ",".join(str(j) for j in indices)
+
+
+class ControlledReconstruction:
+    """A VAE's reconstruction scored like a controlled method: the floor of latent-space control.
 
     A generator that hits the true latent exactly still shows these errors, since every controlled
     motion is decoded by the same VAE; the row says how much of a ControlNet's error is the VAE's.
+    Wraps one loaded :class:`VAEReconstruction`, shared by the rows of several densities.
     """
 
-    def __init__(self, vae, mean, std, device, source: str = "", joints="pelvis", density: str | int = "100%") -> None:
-        from ..control.hints import parse_density, parse_joint_set
+    default_name = "VAE"
+    samples_motion = False
+    reconstructs = True
 
-        super().__init__(vae, mean, std, device, source)
-        self.joints, self.density = parse_joint_set(joints), density
-        parse_density(density)
-        self.joint_label = joints if isinstance(joints, str) else ",".join(str(j) for j in self.joints)
+    def __init__(self, reconstruction: VAEReconstruction, joints="pelvis", density: str | int = "100%") -> None:
+        self.reconstruction, self.density = reconstruction, density
+        self.joints, self.joint_label = control_points(joints, density)
 
     @property
     def variant(self) -> str:
         return f"{self.joint_label} {self.density}"
 
     def generate(self, batch: EvalBatch) -> Generated:
-        out = super().generate(batch)
+        out = self.reconstruction.generate(batch)
         lengths = [int(n) for n in batch.lengths]
         hints, hint_mask = crop_hints(batch, self.joints, self.density)
         joints = crop_joints(out.features, frame_mask(lengths, out.features.shape[1])).float()
         return Generated(out.features, out.timings, control_and_skating(joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
-        return {"checkpoint": self.source, "control": {"joints": list(self.joints), "density": self.density}}
+        return {"checkpoint": self.reconstruction.source, "control": {"joints": list(self.joints), "density": self.density}}
 
 
 class PipelineGenerator:
@@ -381,16 +391,14 @@ class ControlledGenerator(PipelineGenerator):
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
                  density: str | int = "100%", tune_steps: int = 0) -> None:
-        from ..control.hints import parse_density, parse_joint_set
-
         super().__init__(pipe, steps, guidance)
-        self.joints, self.density, self.tune_steps = parse_joint_set(joints), density, int(tune_steps)
-        parse_density(density)  # a bad density fails before any replication runs
+        # a bad joint set or density fails before any replication runs
+        self.joints, self.joint_label = control_points(joints, density)
+        self.density, self.tune_steps = density, int(tune_steps)
         if pipe.controlnet is None and self.tune_steps == 0:
             raise MotionLCMError(f"{pipe.name}: a controlled method needs a control checkpoint or tune_steps > 0")
         if self.tune_steps and pipe.sampler_kind != "lcm":
             raise MotionLCMError(f"{pipe.name}: latent tuning needs an LCM-family checkpoint")
-        self.joint_label = joints if isinstance(joints, str) else ",".join(str(j) for j in self.joints)
 
     @property
     def variant(self) -> str:
@@ -476,12 +484,10 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         clashing = sorted(set(spec) & {"ckpt", "steps", "guidance", "tune_steps"})
         if clashing:
             raise MotionLCMError(f"method {spec}: a 'vae' method reconstructs, it takes no {', '.join(clashing)}")
-        name = str(spec.get("name") or "VAE")
+        name, reconstruction = str(spec.get("name") or "VAE"), VAEReconstruction.from_checkpoint(spec["vae"], device)
         if spec.get("control") is None:
-            return [Method(name, VAEReconstruction.from_checkpoint(spec["vae"], device))]
-        base = VAEReconstruction.from_checkpoint(spec["vae"], device)
-        rows = [ControlledReconstruction(base.vae, base.mean.cpu().numpy(), base.std.cpu().numpy(), base.device,
-                                         base.source, joints, density)
+            return [Method(name, reconstruction)]
+        rows = [ControlledReconstruction(reconstruction, joints, density)
                 for joints, density, _ in _control_variants(spec["control"], None)]
         return [Method(f"{name} {g.variant}", g) for g in rows]
 
