@@ -355,8 +355,13 @@ class RootHeightShiftVAE(torch.nn.Module):
 @pytest.mark.parametrize("lift, avg_err, traj_20cm", [(0.0, 0.0, 0.0), (0.3, 0.3, 1.0)])
 def test_controlled_reconstruction_scores_the_vae_on_the_control_points(trained, lift, avg_err, traj_20cm):
     from motionlcm.data.humanml3d import HumanML3DDataset
-    from motionlcm.evaluation.runner import (ControlledGenerator, ControlledReconstruction, VAEReconstruction, make_batch,
-                                             sample_seeds)
+    from motionlcm.evaluation.runner import (
+        ControlledGenerator,
+        ControlledReconstruction,
+        VAEReconstruction,
+        make_batch,
+        sample_seeds,
+    )
 
     dataset = HumanML3DDataset(trained["dataset"], SPLIT, mode="eval")
     mean, std = np.load(trained["dataset"] / "Mean.npy"), np.load(trained["dataset"] / "Std.npy")
