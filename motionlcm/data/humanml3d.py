@@ -179,7 +179,9 @@ class HumanML3DDataset(Dataset):
 
     ``mode="text"`` is MotionLCM's text-to-motion sampler: one random caption, the length
     rounded to ``unit_length`` (2/3 floor, 1/3 one unit less), a random crop, z-normalised.
-    ``mode="window"`` gives random fixed windows of ``window`` frames (or the whole motion when
+    ``mode="crop"`` gives a random crop of random length (uniform between ``MIN_FRAMES`` and the
+    motion's length, floored to ``unit_length``), for VAEs whose latent tokens are time-aligned
+    and must see every clip length. ``mode="window"`` gives random fixed windows of ``window`` frames (or the whole motion when
     shorter), as used to train the VAE. ``mode="eval"`` is deterministic: the whole sample and
     its first caption. Randomness comes from torch's global generator, which DataLoader seeds
     per worker, so runs are reproducible under ``torch.manual_seed`` / Lightning's seeding.
@@ -198,8 +200,8 @@ class HumanML3DDataset(Dataset):
         samples: list[MotionSample] | None = None,
         progress: bool = False,
     ):
-        if mode not in ("text", "window", "eval"):
-            raise MotionLCMError(f"unknown dataset mode {mode!r}; use text, window or eval")
+        if mode not in ("text", "window", "crop", "eval"):
+            raise MotionLCMError(f"unknown dataset mode {mode!r}; use text, window, crop or eval")
         self.root = Path(root)
         if not self.root.is_dir():
             raise MotionLCMError(f"dataset directory not found: {self.root}")
@@ -230,6 +232,12 @@ class HumanML3DDataset(Dataset):
             caption = sample.captions[int(torch.randint(0, len(sample.captions), (1,)))]
             if self.mode == "text":
                 length = round_length(min(len(motion), self.max_motion_length), self.unit_length)
+            elif self.mode == "crop":
+                longest = min(len(motion), self.max_motion_length)
+                shortest = min(MIN_FRAMES, longest)
+                length = int(torch.randint(shortest, longest + 1, (1,)))
+                if self.unit_length > 1 and length >= self.unit_length:
+                    length -= length % self.unit_length
             else:
                 length = min(self.window, len(motion))
             start = int(torch.randint(0, len(motion) - length + 1, (1,)))

@@ -57,12 +57,12 @@ def median_ms(fn: Callable[[], Any], device: torch.device, repeats: int, warmup:
 def random_pipeline(model: dict[str, Any], kind: str, device: torch.device, seed: int = 0):
     """A :class:`MotionPipeline` with random weights for a model config (``configs/model/*.yaml``)."""
     from ..diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
-    from ..models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig
+    from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config
     from ..models.text_encoder import load_text_encoder
     from ..pipeline import MotionPipeline
 
     torch.manual_seed(seed)
-    vae = MotionVAE(VAEConfig.from_dict(model["vae"])).eval()
+    vae = motion_vae_from_config(model["vae"]).eval()
     text_encoder = load_text_encoder(model["text_encoder"], device=device)
     denoiser_cfg = {**model["denoiser"], "latent_shape": list(vae.config.latent_shape), "text_dim": text_encoder.dim}
     if kind == "lcm":

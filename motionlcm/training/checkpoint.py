@@ -112,9 +112,9 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
 
 def build_vae(ckpt: Checkpoint):
     """The checkpoint's VAE with its weights, in eval mode."""
-    from ..models import MotionVAE, VAEConfig
+    from ..models import motion_vae_from_config
 
-    vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"]))
+    vae = motion_vae_from_config(ckpt.config["vae"])
     load_state(vae, ckpt.sub_state("vae"), str(ckpt.path))
     return vae.eval()
 

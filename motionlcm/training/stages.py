@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import MotionLCMError
-from ..models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig, vae_loss
+from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config, vae_loss
 from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
 from .checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
@@ -141,7 +141,7 @@ class VAEStage(_Stage):
     def __init__(self, vae: dict[str, Any], optim: dict[str, Any], loss_weights: dict[str, float], mean, std):
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
-        self.vae = MotionVAE(VAEConfig.from_dict(vae))
+        self.vae = motion_vae_from_config(vae)
         self.loss_weights = dict(loss_weights)
         self._setup_ema()
 

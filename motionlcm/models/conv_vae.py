@@ -1,0 +1,223 @@
+"""A time-aligned convolutional motion VAE: the same ``(L, D)`` latent as MotionLCM-V2's VAE,
+but latent token ``j`` stands for the ``j``-th ``1/L`` of the clip.
+
+Why it exists (``../shared/docs/VAE_NOTES.md``, the model card): in CPU-sized budgets the
+transformer VAE's decoder has to learn *when* things happen from a position table, and it
+plateaus at ~85 mm with no foot lifts. Here time is given for free:
+
+* encoder: a convolution 263 -> ``width`` over frames, ``num_blocks`` dilated residual blocks,
+  then each sequence's valid frames are average-pooled into ``L`` equal segments (adaptive
+  pooling, per sequence length) and a linear layer gives ``mu`` / ``logvar`` (``D`` each);
+* decoder: a linear layer ``D -> width`` per token, linear interpolation of the ``L`` tokens to
+  the sequence's ``T`` frames (token centres at ``(j + 0.5) T / L``), ``num_blocks`` dilated
+  residual blocks, a convolution to 263.
+
+Padded frames are zeroed after every block, so valid outputs equal those of the sequence run
+alone (zero "same" padding at its end), and padding content never reaches them. The interface
+(``encode`` / ``decode`` / ``forward``, ``latent_shape``, ``config``) is :class:`MotionVAE`'s,
+so the denoiser, ControlNet and pipeline do not know which VAE they run on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+import torch.nn as nn
+
+from ..errors import MotionLCMError
+from ..motion.features import FEATURE_DIM
+from .layers import LatentTransformerConfig, config_from_mapping, count_parameters, make_activation
+from .vae import LatentDistribution, VAEOutput
+
+
+@dataclass(frozen=True)
+class ConvVAEConfig(LatentTransformerConfig):
+    """Hyper-parameters of :class:`ConvMotionVAE` (``architecture: conv`` in a model config)."""
+
+    architecture: str = "conv"
+    feature_dim: int = FEATURE_DIM
+    latent_shape: tuple[int, int] = (16, 32)
+    width: int = 256
+    num_blocks: int = 6  # residual blocks in the encoder, and as many in the decoder
+    kernel_size: int = 3
+    dilations: tuple[int, ...] = (1, 3, 9)  # cycled over the blocks
+    activation: str = "gelu"
+    max_frames: int = 200
+    num_heads: int = 1  # not used; lets the shared shape check run
+
+    def __post_init__(self) -> None:
+        self.check_shapes()
+        if self.architecture != "conv":
+            raise MotionLCMError(f"ConvVAEConfig.architecture must be 'conv', got {self.architecture!r}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise MotionLCMError(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.num_blocks < 1 or not self.dilations or min(self.dilations) < 1:
+            raise MotionLCMError("num_blocks and every dilation must be >= 1")
+
+    @property
+    def num_latent_tokens(self) -> int:
+        return self.latent_shape[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.latent_shape[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        values = super().to_dict()
+        values["dilations"] = list(values["dilations"])
+        values.pop("num_heads")
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "ConvVAEConfig":
+        return config_from_mapping(cls, values)
+
+
+class _ResidualBlock(nn.Module):
+    """``x + conv(act(conv_dilated(act(x))))``; both convolutions keep the frame count."""
+
+    def __init__(self, width: int, kernel_size: int, dilation: int, activation: str):
+        super().__init__()
+        self.act1, self.act2 = make_activation(activation), make_activation(activation)
+        self.conv1 = nn.Conv1d(width, width, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation)
+        self.conv2 = nn.Conv1d(width, width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act2(self.conv1(self.act1(x))))
+
+
+class _ConvStack(nn.Module):
+    def __init__(self, config: ConvVAEConfig):
+        super().__init__()
+        dilations = [config.dilations[i % len(config.dilations)] for i in range(config.num_blocks)]
+        self.blocks = nn.ModuleList(_ResidualBlock(config.width, config.kernel_size, d, config.activation) for d in dilations)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """x (B, C, T), keep (B, 1, T) float mask."""
+        for block in self.blocks:
+            x = block(x) * keep
+        return x
+
+
+def segment_pooling_matrix(lengths: torch.Tensor, frames: int, tokens: int) -> torch.Tensor:
+    """(B, tokens, frames) weights averaging each sequence's valid frames into ``tokens`` segments.
+
+    Segment ``j`` of a length-``n`` sequence spans frames ``floor(j n / L)`` to ``ceil((j + 1) n / L)``
+    (exclusive), as ``torch.nn.functional.adaptive_avg_pool1d`` does for a single sequence.
+    """
+    n = lengths.to(torch.float64)[:, None, None]
+    j = torch.arange(tokens, dtype=torch.float64, device=lengths.device)[None, :, None]
+    t = torch.arange(frames, dtype=torch.float64, device=lengths.device)[None, None, :]
+    start, end = torch.floor(j * n / tokens), torch.ceil((j + 1) * n / tokens)
+    inside = (t >= start) & (t < end)
+    weights = inside.to(torch.float32)
+    return weights / weights.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+def token_interpolation_matrix(lengths: torch.Tensor, frames: int, tokens: int) -> torch.Tensor:
+    """(B, frames, tokens) linear-interpolation weights from token centres to frame centres.
+
+    Token ``j`` sits at ``(j + 0.5) n / L`` frames; frames outside the first/last centre copy the
+    nearest token; padded frames (``t >= n``) get all-zero rows.
+    """
+    n = lengths.to(torch.float64)[:, None]
+    t = torch.arange(frames, dtype=torch.float64, device=lengths.device)[None, :]
+    position = ((t + 0.5) * tokens / n - 0.5).clamp(0.0, tokens - 1.0)  # in token units
+    low = position.floor().long()
+    high = (low + 1).clamp(max=tokens - 1)
+    frac = (position - low.to(torch.float64)).to(torch.float32)
+    weights = torch.zeros(lengths.shape[0], frames, tokens, device=lengths.device)
+    weights.scatter_add_(2, low[..., None], (1.0 - frac)[..., None])
+    weights.scatter_add_(2, high[..., None], frac[..., None])
+    return weights * (t < n).to(torch.float32)[..., None]
+
+
+class ConvMotionVAE(nn.Module):
+    """Time-aligned convolutional VAE with :class:`~motionlcm.models.vae.MotionVAE`'s interface."""
+
+    def __init__(self, config: ConvVAEConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ConvVAEConfig()
+        _, latent_dim = config.latent_shape
+        width, kernel = config.width, config.kernel_size
+        self.encoder_input = nn.Conv1d(config.feature_dim, width, kernel, padding=kernel // 2)
+        self.encoder = _ConvStack(config)
+        self.encoder_output = nn.Linear(width, 2 * latent_dim)  # mu, logvar
+        self.decoder_input = nn.Linear(latent_dim, width)
+        self.decoder = _ConvStack(config)
+        self.decoder_output = nn.Conv1d(width, config.feature_dim, kernel, padding=kernel // 2)
+
+    @classmethod
+    def from_config(cls, config: ConvVAEConfig | Mapping[str, Any]) -> "ConvMotionVAE":
+        return cls(config if isinstance(config, ConvVAEConfig) else ConvVAEConfig.from_dict(config))
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        return self.config.latent_shape
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return count_parameters(self, trainable_only)
+
+    def _check_inputs(self, mask: torch.Tensor, features: torch.Tensor | None = None) -> None:
+        if mask.ndim != 2 or mask.dtype != torch.bool:
+            raise MotionLCMError(f"mask must be a (batch, frames) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
+        if mask.shape[1] > self.config.max_frames:
+            raise MotionLCMError(f"{mask.shape[1]} frames exceed this model's max_frames ({self.config.max_frames})")
+        if not bool(mask.any(dim=1).all()):
+            raise MotionLCMError("every sequence needs at least one valid frame")
+        if features is not None and (features.ndim != 3 or features.shape[:2] != mask.shape
+                                     or features.shape[2] != self.config.feature_dim):
+            raise MotionLCMError(f"features must be (batch, frames, {self.config.feature_dim}) matching the mask "
+                                 f"{tuple(mask.shape)}, got {tuple(features.shape)}")
+
+    def encode(self, features: torch.Tensor, mask: torch.Tensor, sample: bool = True
+               ) -> tuple[torch.Tensor, LatentDistribution]:
+        """features (B, T, 263), mask (B, T) True on valid frames -> (z (B, L, D), distribution)."""
+        self._check_inputs(mask, features)
+        keep = mask[:, None, :].to(features.dtype)
+        x = self.encoder_input(features.masked_fill(~mask[..., None], 0.0).transpose(1, 2)) * keep
+        x = self.encoder(x, keep)  # (B, C, T)
+        pool = segment_pooling_matrix(mask.sum(1), mask.shape[1], self.config.num_latent_tokens).to(x.dtype)
+        encoded = self.encoder_output(torch.bmm(pool, x.transpose(1, 2)))  # (B, L, 2D)
+        mu, logvar = encoded.chunk(2, dim=-1)
+        dist = LatentDistribution(mu=mu, logvar=logvar)
+        return (dist.sample() if sample else dist.mu), dist
+
+    def decode(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """z (B, L, D), mask (B, T) -> normalised features (B, T, 263), zero on padded frames."""
+        self._check_inputs(mask)
+        if z.ndim != 3 or tuple(z.shape[1:]) != tuple(self.config.latent_shape) or z.shape[0] != mask.shape[0]:
+            raise MotionLCMError(f"z must be (batch, {self.config.latent_shape[0]}, {self.config.latent_shape[1]}) "
+                                 f"with the mask's batch size {mask.shape[0]}, got {tuple(z.shape)}")
+        keep = mask[:, None, :].to(z.dtype)
+        interp = token_interpolation_matrix(mask.sum(1), mask.shape[1], self.config.num_latent_tokens).to(z.dtype)
+        x = torch.bmm(interp, self.decoder_input(z)).transpose(1, 2) * keep  # (B, C, T)
+        x = self.decoder(x, keep)
+        out = self.decoder_output(x).transpose(1, 2)
+        return out.masked_fill(~mask[..., None], 0.0)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> VAEOutput:
+        z, dist = self.encode(features, mask)
+        return VAEOutput(self.decode(z, mask), z, dist.mu, dist.logvar)
+
+
+__all__ = ["ConvVAEConfig", "ConvMotionVAE", "segment_pooling_matrix", "token_interpolation_matrix"]
+
+
+def motion_vae_from_config(config: Mapping[str, Any]) -> nn.Module:
+    """The VAE a config mapping describes: ``architecture: conv`` -> :class:`ConvMotionVAE`,
+    otherwise (no key, or ``transformer``) the paper's :class:`~motionlcm.models.vae.MotionVAE`."""
+    from .vae import MotionVAE, VAEConfig
+
+    values = dict(config)
+    architecture = values.get("architecture", "transformer")
+    if architecture == "conv":
+        return ConvMotionVAE(ConvVAEConfig.from_dict(values))
+    if architecture != "transformer":
+        raise MotionLCMError(f"unknown VAE architecture {architecture!r}; use transformer or conv")
+    values.pop("architecture", None)
+    return MotionVAE(VAEConfig.from_dict(values))
+
+
+__all__ += ["motion_vae_from_config"]
