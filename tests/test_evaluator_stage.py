@@ -106,3 +106,43 @@ def test_proposed_stage_config_builds_the_stage(train_batch):
     stage_cfg["text_encoder"] = "hash:32"  # the configured MiniLM is not needed to check the keys
     stage = EvaluatorStage(**stage_cfg, mean=ds.mean, std=ds.std)
     assert stage.evaluator.config.embed_dim == 512 and stage.evaluator.config.text_dim == 32
+
+
+def test_hard_negatives_by_hand():
+    aligned = torch.eye(3)
+    base = info_nce_loss(aligned, aligned, 10.0).item()
+    # a corrupted copy identical to motion 0 competes with it for text 0: the loss rises by a known amount
+    extra = aligned[:1]
+    with_extra = info_nce_loss(aligned, aligned, 10.0, extra_motion_emb=extra).item()
+    e, z = torch.exp(torch.tensor(10.0)), torch.exp(torch.tensor(0.0))
+    text0 = -torch.log(e / (2 * e + 2 * z)).item()  # text 0 now sees two columns at similarity 1
+    other = -torch.log(e / (e + 3 * z)).item()  # texts 1, 2 see the extra column at similarity 0
+    expected = 0.5 * ((text0 + 2 * other) / 3 + base)
+    assert with_extra == pytest.approx(expected, rel=1e-5)
+    # excluded for every text, the copy changes nothing
+    excluded = info_nce_loss(aligned, aligned, 10.0, extra_motion_emb=extra,
+                             extra_exclude=torch.ones(3, 1, dtype=torch.bool)).item()
+    assert excluded == pytest.approx(base, rel=1e-6)
+
+
+def test_hard_negative_batch_builds_each_kind(train_batch):
+    from motionlcm.errors import MotionLCMError
+    from motionlcm.training.evaluator_stage import EvaluatorStage
+
+    ds, batch = train_batch
+    batch = {**batch, "text": ["a person walks to the left", "a person jumps", "a man waves the right hand"]}
+    stage = EvaluatorStage(TINY, "hash:32", {"lr": 1e-3, "warmup_steps": 0}, {"infonce": 1.0}, 10.0, ds.mean, ds.std,
+                           {"kinds": ["mirror", "reverse_root", "freeze_legs", "jitter"], "per_kind": 3})
+    torch.manual_seed(0)
+    features, mask, owners, kinds = stage.hard_negative_batch(batch)
+    assert kinds.count("mirror") == 2  # "a person jumps" names no side: its mirror is no negative
+    assert kinds.count("jitter") == 3
+    assert features.shape[0] == mask.shape[0] == len(owners) == len(kinds)
+    assert torch.isfinite(features).all() and not features[~mask].any()
+    for k, kind in enumerate(kinds):  # each copy has its owner's length (corruptions via joints lose one frame)
+        n = int(batch["mask"][owners[k]].sum())
+        assert int(mask[k].sum()) == (n if kind == "mirror" else n - 1)
+    loss = stage.hard_negative_losses(batch, stage.evaluator)["total"]
+    assert torch.isfinite(loss) and loss.requires_grad
+    with pytest.raises(MotionLCMError, match="hard_negatives"):
+        EvaluatorStage(TINY, "hash:32", {"lr": 1e-3}, {"infonce": 1.0}, 10.0, ds.mean, ds.std, {"kinds": ["blur"]})

@@ -125,18 +125,29 @@ class MotionTextEvaluator(nn.Module):
 # losses
 # ------------------------------------------------------------------------------------------------
 def info_nce_loss(text_emb: torch.Tensor, motion_emb: torch.Tensor, logit_scale: torch.Tensor | float,
-                  same_pair: torch.Tensor | None = None) -> torch.Tensor:
+                  same_pair: torch.Tensor | None = None, extra_motion_emb: torch.Tensor | None = None,
+                  extra_exclude: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric InfoNCE on cosine similarities: text -> motion and motion -> text cross-entropy.
 
     ``same_pair`` ``(B, B)`` bool marks off-diagonal pairs that are not true negatives (the same
     caption or the same motion twice in a batch); they are left out of the softmax.
+    ``extra_motion_emb`` ``(K, D)``: motions that match no text of the batch (hard negatives),
+    added as columns of the text -> motion softmax; ``extra_exclude`` ``(B, K)`` bool leaves
+    some of them out for some texts (a mirrored motion still matches a caption naming no side).
     """
     logits = logit_scale * F.normalize(text_emb, dim=-1) @ F.normalize(motion_emb, dim=-1).T
     if same_pair is not None:
         off_diagonal = ~torch.eye(len(logits), dtype=torch.bool, device=logits.device)
         logits = logits.masked_fill(same_pair & off_diagonal, float("-inf"))
     labels = torch.arange(len(logits), device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+    text_logits = logits
+    if extra_motion_emb is not None and len(extra_motion_emb):
+        # hard negatives (corrupted copies of real motions): extra columns of the text -> motion softmax only
+        extra = logit_scale * F.normalize(text_emb, dim=-1) @ F.normalize(extra_motion_emb, dim=-1).T
+        if extra_exclude is not None:
+            extra = extra.masked_fill(extra_exclude, float("-inf"))
+        text_logits = torch.cat([logits, extra], dim=1)
+    return 0.5 * (F.cross_entropy(text_logits, labels) + F.cross_entropy(logits.T, labels))
 
 
 def margin_loss(text_emb: torch.Tensor, motion_emb: torch.Tensor, margin: float = 10.0,
@@ -171,14 +182,15 @@ def same_pair_mask(texts: Sequence[str], names: Sequence[str] | None = None, dev
 
 def contrastive_losses(text_emb: torch.Tensor, motion_emb: torch.Tensor, logit_scale: torch.Tensor,
                        weights: Mapping[str, float], margin: float = 10.0,
-                       same_pair: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                       same_pair: torch.Tensor | None = None, extra_motion_emb: torch.Tensor | None = None,
+                       extra_exclude: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Weighted sum of the enabled losses: ``{"infonce", "margin", "total"}`` (disabled ones absent)."""
     unknown = sorted(set(weights) - {"infonce", "margin"})
     if unknown:
         raise MotionLCMError(f"unknown evaluator loss weight(s) {unknown}; use infonce and/or margin")
     losses: dict[str, torch.Tensor] = {}
     if weights.get("infonce", 0.0):
-        losses["infonce"] = info_nce_loss(text_emb, motion_emb, logit_scale, same_pair)
+        losses["infonce"] = info_nce_loss(text_emb, motion_emb, logit_scale, same_pair, extra_motion_emb, extra_exclude)
     if weights.get("margin", 0.0):
         losses["margin"] = margin_loss(text_emb, motion_emb, margin)
     if not losses:

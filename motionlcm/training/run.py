@@ -84,7 +84,7 @@ def _build_stage(cfg, datamodule):
 
         stage = plain["stage"]
         return EvaluatorStage(stage["evaluator"], stage["text_encoder"], stage["optim"], stage["loss_weights"],
-                              stage["margin"], mean, std)
+                              stage["margin"], mean, std, stage.get("hard_negatives"))
     if name == "control":
         from .control_stage import build_control_stage
 
