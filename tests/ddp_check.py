@@ -31,6 +31,6 @@ if __name__ == "__main__":
         "stage=vae", "experiment=embedded", f"data.root={dataset}", "data.batch_size=1", "data.num_workers=0",
         f"output_dir={out}", "trainer.max_steps=3", "trainer.val_check_interval=100", "trainer.limit_val_batches=0",
         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp", "stage.optim.warmup_steps=0",
-        "model.vae.width=32", "model.vae.num_layers=3", "model.vae.ffn_dim=64",
+        "model.vae.width=32", "model.vae.num_blocks=2",
     ])
     train(cfg, [RankWeights(out)])

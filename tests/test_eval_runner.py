@@ -391,3 +391,46 @@ def test_vae_control_rows_through_the_runner(trained, evaluator_dir):
     with pytest.raises(MotionLCMError, match="a 'vae' method reconstructs, it takes no steps"):
         evaluate_text_to_motion([{**spec, "steps": 1}], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
                                 progress=False, device="cpu")
+
+
+def test_crop_actions_cuts_the_actions_a_crop_sees():
+    from motionlcm.evaluation.runner import crop_actions
+
+    actions = [{"family": "walk", "frames": 100}, {"family": "jump", "frames": 40, "count": 1}]
+    assert crop_actions(actions, 0, 140) == actions
+    assert crop_actions(actions, 4, 132) == [{"family": "walk", "frames": 96}, {"family": "jump", "frames": 36, "count": 1}]
+    assert crop_actions(actions, 100, 40) == [{"family": "jump", "frames": 40, "count": 1}]
+    assert crop_actions(actions, 0, 120) is None  # half the jump is cut: its count no longer holds
+
+
+class _FrozenPose:
+    """A 'generator' that holds each crop's first pose: no motion at all."""
+
+    default_name, samples_motion, reconstructs = "Frozen", False, False
+
+    def generate(self, batch):
+        from motionlcm.evaluation.runner import Generated
+
+        return Generated(np.repeat(batch.motion[:, :1], batch.motion.shape[1], axis=1) * (
+            np.arange(batch.motion.shape[1])[None, :, None] < batch.lengths[:, None, None]))
+
+    def describe(self):
+        return {"name": self.default_name}
+
+
+def test_joint_quality_and_prompt_checks_in_every_row(evaluator_dir, tmp_path):
+    """On a synth corpus, ground truth passes its rule-based checks and a frozen pose fails them;
+    every row gets the physical measures."""
+    from motionlcm.data.synth.dataset import synthesize_dataset
+
+    root = tmp_path / "corpus"
+    synthesize_dataset(root, num=40, seed=3, progress=False, workers=1)
+    results = evaluate_text_to_motion(["gt", _FrozenPose()], root, evaluator_dir, split="test", replications=1,
+                                      mm=False, progress=False, device="cpu")
+    gt, frozen = (m["metrics"] for m in results["methods"])
+    assert gt["prompt_ok"][0] >= 0.95 and frozen["prompt_ok"][0] < 0.2
+    assert gt["foot_lifts_per_s"][0] > 0.3 and frozen["foot_lifts_per_s"][0] == 0.0
+    assert gt["bone_std_cm"][0] < 0.01 and gt["jitter"][0] < 0.1
+    assert any(k.startswith("prompt_ok/") for k in gt)
+    table = format_table(results)
+    assert "Prompt checks" in table and "Foot lifts" in table

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-TINY_VAE = ["model.vae.width=32", "model.vae.num_layers=3", "model.vae.ffn_dim=64", "model.vae.dropout=0.0"]
+TINY_VAE = ["model.vae.width=32", "model.vae.num_blocks=2"]  # the embedded default: the conv VAE
 TINY_DENOISER = ["model.denoiser.width=32", "model.denoiser.num_layers=3", "model.denoiser.ffn_dim=64", "model.text_encoder=hash:32"]
 
 

@@ -50,12 +50,16 @@ from ..data.humanml3d import MAX_MOTION_LENGTH, Caption, HumanML3DDataset, Motio
 from ..errors import MotionLCMError
 from ..motion.features import FEATURE_DIM
 from . import metrics as M
+from .joint_quality import joint_quality
 
 GROUP_SIZE = 32  # R-precision candidates (and the test batch size of the protocol)
 UNIT_LENGTH = 4  # lengths are multiples of the evaluator's movement unit
 QUICK_SETTINGS = {"replications": 2, "mm_captions": 10, "mm_repeats": 5}
 TABLE_COLUMNS = ("R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity", "MModality", "AITS")
 RECONSTRUCTION_COLUMNS = ("MPJPE", "PA-MPJPE", "AccelErr")
+# Read off the joints, no learned model (joint_quality.py); every row gets them
+PROMPT_OVERALL, PROMPT_MOTIONS, PROMPT_FAMILY = "prompt_ok", "prompt_ok_motions", "prompt_ok/"  # rule-based checks
+PHYSICS_COLUMNS = ("jitter", "bone_std_cm", "foot_lifts_per_s", "foot_skating", "penetration_cm", "floating_cm")
 # OmniControl / MotionLCM control columns (errors over the controlled points; skating over all frames)
 CONTROL_COLUMNS = ("traj_err_50cm", "loc_err_50cm", "avg_err", "skating")
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
@@ -583,6 +587,58 @@ def embedding_metrics(text: torch.Tensor, real: torch.Tensor, generated: torch.T
             "Diversity": M.diversity(generated, diversity_pairs, generator=generator)}
 
 
+def crop_actions(actions: Sequence[dict[str, Any]], start: int, length: int, keep: float = 0.75) -> list[dict[str, Any]] | None:
+    """The synth actions seen by a crop ``[start, start + length)`` of a motion's feature frames,
+    with their frame counts cut to the crop; ``None`` when an action the crop cuts keeps less than
+    ``keep`` of its frames (its counts and angles would no longer be what the caption says)."""
+    cropped, begin = [], 0
+    for action in actions:
+        end = begin + int(action["frames"])
+        overlap = min(end, start + length) - max(begin, start)
+        if overlap > 0:
+            if overlap < keep * int(action["frames"]):
+                return None
+            cropped.append({**action, "frames": overlap})
+        begin = end
+    return cropped or None
+
+
+class PromptChecker:
+    """Rule-based prompt following (``prompt_checks.py``) of a replication's clips, for datasets made
+    by ``motionlcm data synth`` (their ``synth_meta.json`` says what each motion does)."""
+
+    def __init__(self, samples: Sequence[MotionSample], meta: dict[str, dict]) -> None:
+        self.samples, self.meta = samples, meta
+
+    @classmethod
+    def for_dataset(cls, root: str | Path, samples: Sequence[MotionSample]) -> "PromptChecker | None":
+        from .prompt_checks import load_synth_meta
+
+        if not (Path(root) / "synth_meta.json").is_file():
+            return None  # HumanML3D: no action labels
+        meta = load_synth_meta(root)
+        if any(s.name.split("#")[0] not in meta for s in samples):
+            return None
+        return cls(samples, meta)
+
+    def __call__(self, items: Sequence[EvalItem], clips: Sequence[np.ndarray]) -> dict[str, float]:
+        from .prompt_checks import prompt_following
+
+        motions, metas = [], []
+        for item, clip in zip(items, clips):
+            actions = crop_actions(self.meta[self.samples[item.sample].name.split("#")[0]]["actions"],
+                                   item.start, item.length)
+            if actions is not None:
+                motions.append(clip)
+                metas.append({"actions": actions})
+        if not motions:
+            return {}
+        result = prompt_following(motions, metas)
+        values = {PROMPT_OVERALL: result["overall"], PROMPT_MOTIONS: result["motions"]}
+        values.update({PROMPT_FAMILY + family: rate for family, rate in result["families"].items()})
+        return values
+
+
 @dataclass
 class ReconstructionTally:
     """Frame-weighted sums of the reconstruction errors over the batches of a replication."""
@@ -627,14 +683,22 @@ class MethodRun:
             self.full_batch.append(size == batch_size)
 
 
+def clip_joints(features: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """Each crop's joints (frames, 22, 3), float64, without its padding."""
+    joints = crop_joints(features, frame_mask(lengths, features.shape[1])).numpy()
+    return [joints[row, : int(n)] for row, n in enumerate(lengths)]
+
+
 def _generate_embeddings(run: MethodRun, batches: list[EvalBatch], evaluator: EvalEvaluator, batch_size: int,
-                         tally: ReconstructionTally | None) -> torch.Tensor:
+                         tally: ReconstructionTally | None, clips: list[np.ndarray] | None = None) -> torch.Tensor:
     embeddings = []
     control_sums: dict[str, float] = {}
     for batch in batches:
         out = run.method.generator.generate(batch)
         run.timing(out.timings, len(batch), batch_size)
         embeddings.append(evaluator.embed_motion(out.features, batch.lengths))
+        if clips is not None:
+            clips.extend(clip_joints(out.features, batch.lengths))
         if tally is not None:
             tally.add(batch.motion, out.features, batch.lengths)
         for name, value in (out.control or {}).items():  # per-sequence means: weight batches by their size
@@ -730,9 +794,11 @@ def evaluate_text_to_motion(generator, dataset_root: str | Path, evaluator: Eval
     count = len(dataset) if max_samples is None else min(max_samples, len(dataset))
     sizes = effective_sizes(count, batch_size, diversity_pairs, mm_captions, mm_repeats, mm_pairs)
     runs = [MethodRun(m) for m in methods]
+    checks = PromptChecker.for_dataset(dataset_root, dataset.samples)
     bar = _progress_bar(replications * len(runs), progress)
     for replication in range(replications):
-        _evaluate_replication(runs, dataset.samples, evaluator, sizes, batch_size, seed, replication, mm, max_samples, bar)
+        _evaluate_replication(runs, dataset.samples, evaluator, sizes, batch_size, seed, replication, mm, max_samples, bar,
+                              checks)
     if bar is not None:
         bar.close()
     warning = statistics_warning(evaluator, dataset.mean, dataset.std)
@@ -752,7 +818,8 @@ def evaluate_text_to_motion(generator, dataset_root: str | Path, evaluator: Eval
 
 
 def _evaluate_replication(runs: list[MethodRun], samples: Sequence[MotionSample], evaluator: EvalEvaluator, sizes: Sizes,
-                          batch_size: int, seed: int, replication: int, mm: bool, max_samples: int | None, bar) -> None:
+                          batch_size: int, seed: int, replication: int, mm: bool, max_samples: int | None, bar,
+                          checks=None) -> None:
     items = plan_replication(samples, seed, replication, max_samples)
     seeds = sample_seeds(seed, replication, 0, len(items))
     batches = [make_batch(samples, part, part_seeds)
@@ -762,10 +829,18 @@ def _evaluate_replication(runs: list[MethodRun], samples: Sequence[MotionSample]
     for run in runs:
         begun = time.perf_counter()
         tally = ReconstructionTally() if run.method.generator.reconstructs else None
+        clips: list[np.ndarray] = []
         if isinstance(run.method.generator, GroundTruth):
             generated = real  # identical inputs: skip embedding them twice
+            for b in batches:
+                clips.extend(clip_joints(b.motion, b.lengths))
         else:
-            generated = _generate_embeddings(run, batches, evaluator, batch_size, tally)
+            generated = _generate_embeddings(run, batches, evaluator, batch_size, tally, clips)
+        for name, value in joint_quality(clips).items():
+            run.record(name, value)
+        if checks is not None:
+            for name, value in checks(items, clips).items():
+                run.record(name, value)
         diversity_rng = torch.Generator().manual_seed(int(sample_seeds(seed, replication, 2, 1)[0]))
         for name, value in embedding_metrics(text, real, generated, sizes.group_size, sizes.diversity_pairs,
                                              diversity_rng).items():
@@ -849,6 +924,21 @@ def format_table(results: dict[str, Any]) -> str:
         lines += ["", "| Method | MPJPE (mm) | PA-MPJPE (mm) | Accel. err (mm/frame²) |", "|---|---|---|---|"]
         for m in recon:
             lines.append(f"| {m['name']} | " + " | ".join(_cell(m["metrics"], n, 2) for n in RECONSTRUCTION_COLUMNS) + " |")
+    physical = [m for m in methods if any(name in m["metrics"] for name in PHYSICS_COLUMNS)]
+    if physical:
+        lines += ["", "| Method | Jitter (>5 Hz) | Bone std (cm) | Foot lifts /s | Foot skating | Penetration (cm) "
+                      "| Floating (cm) |", "|---" * 7 + "|"]
+        for m in physical:
+            lines.append(f"| {m['name']} | " + " | ".join(_cell(m["metrics"], n, 3) for n in PHYSICS_COLUMNS) + " |")
+    prompt = [m for m in methods if PROMPT_OVERALL in m["metrics"]]
+    if prompt:
+        families = sorted({k.split("/", 1)[1] for m in prompt for k in m["metrics"] if k.startswith(PROMPT_FAMILY)})
+        lines += ["", "| Method | Prompt checks (actions) | Whole prompts | " + " | ".join(families) + " |",
+                  "|---" * (len(families) + 3) + "|"]
+        for m in prompt:
+            cells = [_cell(m["metrics"], PROMPT_OVERALL, 3), _cell(m["metrics"], PROMPT_MOTIONS, 3)]
+            cells += [_cell(m["metrics"], PROMPT_FAMILY + f, 2) for f in families]
+            lines.append(f"| {m['name']} | " + " | ".join(cells) + " |")
     controlled = [m for m in methods if "avg_err" in m["metrics"]]
     if controlled:
         lines += ["", "| Method | Traj. err (50 cm) | Loc. err (50 cm) | Avg. err (m) | Foot skating |", "|---|---|---|---|---|"]
