@@ -184,9 +184,11 @@ def _checked_joints(joints) -> np.ndarray:
 
 
 def render_stick_figure(
-    joints: np.ndarray, out_path, fps: float = 20, title: str | None = None, size: tuple[int, int] = (480, 480)
+    joints: np.ndarray, out_path, fps: float = 20, title: str | None = None, size: tuple[int, int] = (480, 480),
+    azimuth_deg: float = 35.0, elevation_deg: float = 22.0,
 ) -> Path:
-    """Write a stick-figure video of joints (T, 22, 3) to ``out_path`` (.gif or .mp4)."""
+    """Write a stick-figure video of joints (T, 22, 3) to ``out_path`` (.gif or .mp4); the camera
+    angles are :func:`render_frames`' (``azimuth_deg=90, elevation_deg=5``: a side view of the legs)."""
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in SUPPORTED_FORMATS:
@@ -198,7 +200,7 @@ def render_stick_figure(
         raise MotionLCMError(f"image size must be at least 16x16, got {width}x{height}")
     if suffix == ".mp4":  # yuv420p needs even dimensions
         width, height = width + width % 2, height + height % 2
-    frames = render_frames(joints, title=title, size=(width, height))
+    frames = render_frames(joints, title=title, size=(width, height), azimuth_deg=azimuth_deg, elevation_deg=elevation_deg)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
         frames[0].save(out_path, save_all=True, append_images=frames[1:], duration=max(1, round(1000 / fps)), loop=0)
