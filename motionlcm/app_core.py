@@ -235,12 +235,31 @@ def preset_control_spec(name: str, seconds: float) -> dict:
     return {"description": f"pelvis {name} preset", "joints": {"pelvis": {"path": path}}}
 
 
+def upload_folder() -> Path:
+    """Where Gradio stores the files it received as uploads (``GRADIO_TEMP_DIR`` or its default)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
 def read_uploaded_control(path: str | os.PathLike | None) -> dict:
-    """The JSON object of an uploaded control file (gradio stores uploads in its own cache)."""
+    """The JSON object of an uploaded control file.
+
+    A client names the file it uploaded by a server path, so the path is only trusted when it
+    resolves (symlinks followed) inside Gradio's upload folder; anything else is refused with a
+    message that says nothing about the path, whether it exists or what it holds.
+    """
     if not path:
         raise MotionLCMError("Choose a control JSON file to upload, or pick another control option.")
-    file = Path(path)
-    if file.stat().st_size > MAX_CONTROL_BYTES:
+    refused = MotionLCMError("The control file was not received as an upload; upload it again.")
+    try:
+        file = Path(path).resolve()
+        if not file.is_relative_to(upload_folder()) or not file.is_file():
+            raise refused
+        size = file.stat().st_size
+    except (OSError, ValueError, TypeError):
+        raise refused from None
+    if size > MAX_CONTROL_BYTES:
         raise MotionLCMError(f"The control file is larger than {MAX_CONTROL_BYTES // 1000} kB.")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

@@ -18,7 +18,8 @@ def running_app(checkpoint: Path):
 
     demo = build_app(MotionPipeline.from_pretrained(checkpoint, device="cpu"))
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                show_error=True)  # as `motionlcm app` launches it: error messages reach the client
     try:
         yield f"http://127.0.0.1:{port}/", demo
     finally:

@@ -66,10 +66,43 @@ def test_control_presets_and_uploads_are_checked(tmp_path):
         hints, mask = load_control_spec(preset_control_spec(name, 4.0), 80)
         assert mask[:, 0].all() and not mask[:, 1:].any()
         assert np.allclose(hints[0, 0], [0.0, 0.9, 0.0], atol=1e-6)  # every path starts at the origin
-    bad = tmp_path / "bad.json"
+    from motionlcm.app_core import upload_folder
+
+    uploads = upload_folder()
+    uploads.mkdir(parents=True, exist_ok=True)
+    bad = uploads / f"motionlcm-test-{tmp_path.name}.json"
     bad.write_text('{"joints": ')
-    with pytest.raises(MotionLCMError, match="not valid JSON"):
-        read_uploaded_control(bad)
+    try:
+        with pytest.raises(MotionLCMError, match="not valid JSON"):
+            read_uploaded_control(bad)
+    finally:
+        bad.unlink()
+
+
+@pytest.mark.parametrize("where", ["outside", "missing", "symlink"])
+def test_only_files_in_the_upload_folder_are_read(tmp_path, where):
+    """A server path that a client names is never opened: outside Gradio's upload folder (also
+    through a symlink placed inside it) or missing, the same message, naming nothing."""
+    from motionlcm.app_core import upload_folder
+
+    secret = tmp_path / "secret_settings.json"
+    secret.write_text('{"api_token": "hunter2"}')
+    target = {"outside": secret, "missing": tmp_path / "nothing_here.json"}.get(where)
+    link = None
+    if where == "symlink":
+        upload_folder().mkdir(parents=True, exist_ok=True)
+        link = upload_folder() / f"motionlcm-link-{tmp_path.name}.json"
+        link.symlink_to(secret)
+        target = link
+    try:
+        with pytest.raises(MotionLCMError) as info:
+            read_uploaded_control(target)
+    finally:
+        if link is not None:
+            link.unlink()
+    message = str(info.value)
+    assert message == "The control file was not received as an upload; upload it again."
+    assert not any(word in message for word in ("secret", "api_token", "hunter2", "nothing_here", str(tmp_path)))
 
 
 def test_missing_default_checkpoint_is_explained(tmp_path, monkeypatch):
@@ -173,4 +206,29 @@ def test_server_paths_are_refused_as_uploads(app):
     data = ["a person walks", 4.0, 1, 8.0, 1, 1, "upload", {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 5]
     event = httpx.post(f"{url}gradio_api/call/preview", json={"data": data}, timeout=30).json()["event_id"]
     stream = httpx.get(f"{url}gradio_api/call/preview/{event}", timeout=30).text
-    assert "event: error" in stream and "hostname" not in stream
+    content = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").is_file() else ""
+    assert "event: error" in stream and (not content or f"{content}" not in stream.replace("/etc/hostname", ""))
+
+
+@pytest.mark.parametrize("endpoint", ["preview", "generate"])
+def test_a_json_path_on_the_server_is_never_read(app, tmp_path, endpoint):
+    """A client naming a server-side .json gets an error that shows neither its content nor
+    whether it exists (the same message for an existing and a missing file, up to the path the
+    client itself sent, which Gradio echoes)."""
+    import httpx
+
+    url, _ = app
+    secret = tmp_path / "server_secret.json"
+    secret.write_text('{"database_password": "hunter2"}')
+    messages = []
+    for path in (secret, tmp_path / "absent.json"):
+        upload = {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+        body = ["stick"] if endpoint == "generate" else []
+        data = ["a person walks", 4.0, 1, 8.0, 1, 1, *body, "upload", upload, 5]
+        event = httpx.post(f"{url}gradio_api/call/{endpoint}", json={"data": data}, timeout=30).json()["event_id"]
+        stream = httpx.get(f"{url}gradio_api/call/{endpoint}/{event}", timeout=60).text
+        assert "event: error" in stream
+        for leak in ("database_password", "hunter2", "No such file", "Errno"):
+            assert leak not in stream, (leak, stream[:300])
+        messages.append(stream.replace(str(path), "<path>"))
+    assert messages[0] == messages[1]
