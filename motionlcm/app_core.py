@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .examples import EXAMPLES
 from .errors import MotionLCMError
 from .export.batch import MAX_PROMPT_CHARS
 
@@ -53,18 +54,7 @@ WALK_SPEED = 1.0  # metres per second along the preset paths
 SMPL_DIR_ENV = "MOTIONLCM_SMPL_DIR"  # as motionlcm.body.mesh reads it
 
 # Actions of the procedural training corpus (walk, run, jump, turn, kick, wave, sit, squat, spin, ...).
-EXAMPLE_PROMPTS = (
-    "a person walks forward",
-    "a person runs in a counterclockwise circle",
-    "a person jumps forward twice",
-    "a person turns around to the left",
-    "a person kicks with the right leg",
-    "a person waves with the right hand above their head",
-    "a person sits down and then stands up",
-    "a person squats down three times",
-    "a person spins around twice",
-    "a person walks forward, then spins around and claps",
-)
+EXAMPLE_PROMPTS = tuple(p.text for p in EXAMPLES)  # only prompts the shipped model passes (motionlcm/examples.py)
 
 CONTROL_NONE = "none"
 CONTROL_PRESETS = {"line": "pelvis path: straight line", "circle": "pelvis path: circle", "s_curve": "pelvis path: S-curve"}
