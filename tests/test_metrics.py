@@ -263,3 +263,37 @@ def test_embedding_accumulator_gathers_uneven_rows_across_ranks(tmp_path):
     for rank in range(2):
         gathered = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert gathered.tolist() == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+
+
+def test_r_precision_counts_ties_against_the_match():
+    """A collapsed generator (every motion the same) must not look like perfect retrieval."""
+    from motionlcm.evaluation.metrics import r_precision
+
+    texts = torch.randn(64, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    collapsed = torch.zeros(64, 8, dtype=torch.float64)
+    assert r_precision(texts, collapsed, group_size=32).tolist() == [0.0, 0.0, 0.0]
+    # one other motion exactly as far as the true one: the true motion ranks second
+    t = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], dtype=torch.float64)
+    m = torch.tensor([[1.0, 0.0], [10.0, 1.0], [0.0, 9.0]], dtype=torch.float64)
+    m_tied = m.clone()
+    m_tied[1] = torch.tensor([-1.0, 0.0])  # text 0: motions 0 and 1 both at distance 1 (a tie: rank 2)
+    assert r_precision(t, m, group_size=3).tolist() == [1.0, 1.0, 1.0]
+    # text 0 tied (rank 2), text 1 now has motion 0 nearer (9 < 11: rank 2), text 2 still first
+    top1, top2, _ = r_precision(t, m_tied, group_size=3).tolist()
+    assert top1 == pytest.approx(1 / 3) and top2 == 1.0
+
+
+def test_control_errors_leave_out_sequences_without_hints_and_are_nan_without_any():
+    from motionlcm.evaluation.metrics import control_errors
+
+    joints = torch.zeros(3, 4, 22, 3, dtype=torch.float64)
+    hints = joints.clone()
+    hints[0, :, 0, 0] = 0.3  # sequence 0: pelvis hints 30 cm off
+    mask = torch.zeros(3, 4, 22, dtype=torch.bool)
+    mask[0, :, 0] = True
+    mask[1, 2, 0] = True  # sequence 1: one exact hint; sequence 2: none
+    both = control_errors(joints, hints, mask)
+    assert both["avg_err"] == pytest.approx(0.15) and both["traj_err_20cm"] == pytest.approx(0.5)
+    assert control_errors(joints[:2], hints[:2], mask[:2]) == both  # the hint-less sequence changes nothing
+    empty = control_errors(joints, hints, torch.zeros_like(mask))
+    assert set(empty) == set(both) and all(math.isnan(v) for v in empty.values())

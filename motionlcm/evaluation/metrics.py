@@ -130,8 +130,9 @@ def r_precision(text_emb: ArrayLike, motion_emb: ArrayLike, group_size: int = 32
     Row ``i`` of both inputs is a true (text, motion) pair. The rows are cut into consecutive groups
     of ``group_size`` (the last, incomplete group is dropped, as in the reference); within a group
     each text ranks the group's motions by Euclidean distance, and entry ``k - 1`` of the result is
-    the fraction of texts whose own motion is among the ``k`` nearest. Ties count in the text's
-    favour (rank = number of motions strictly closer). ``shuffle=True`` permutes the pairs first
+    the fraction of texts whose own motion is among the ``k`` nearest. Ties count against the
+    match (rank = number of other motions at most as far), so a collapsed generator whose
+    motions are all equal scores 0, not a perfect retrieval. ``shuffle=True`` permutes the pairs first
     (the protocol shuffles before grouping) using ``generator``.
     """
     t, m = _paired(text_emb, motion_emb)
@@ -148,7 +149,7 @@ def r_precision(text_emb: ArrayLike, motion_emb: ArrayLike, group_size: int = 32
     m = m[:used].reshape(num_groups, group_size, -1)
     distances = torch.cdist(t, m)  # (groups, texts, motions)
     true_distance = distances.diagonal(dim1=1, dim2=2).unsqueeze(-1)
-    rank = (distances < true_distance).sum(-1).reshape(-1)  # 0 = own motion is the nearest
+    rank = (distances <= true_distance).sum(-1).reshape(-1) - 1  # 0 = own motion strictly the nearest
     ks = torch.arange(1, top_k + 1)
     return (rank[:, None] < ks[None, :]).to(torch.float64).mean(0)
 
@@ -295,7 +296,9 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
     * ``loc_err_{T}cm``: fraction of controlled points with ``e > T``;
     * ``avg_err``: mean ``e`` in metres.
 
-    Each is averaged over the sequences that have at least one controlled point. Keys use the
+    Each is averaged over the sequences that have at least one controlled point: a sequence with
+    none has no error to measure and is left out (it neither passes nor fails). When no sequence
+    has a controlled point every value is NaN (undefined, as the reference's 0 / 0). Keys use the
     thresholds in centimetres: ``traj_err_50cm, traj_err_20cm, loc_err_50cm, loc_err_20cm, avg_err``.
     """
     j, h = _f64(joints), _f64(hints)
@@ -311,7 +314,8 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
     counted = m.flatten(1).sum(1)
     keep = counted > 0
     if not keep.any():
-        raise ValueError("control_errors: no sequence has a controlled point")
+        names = [f"{kind}_err_{round(t * 100)}cm" for kind in ("traj", "loc") for t in thresholds] + ["avg_err"]
+        return dict.fromkeys(names, float("nan"))
     error, m, counted = error[keep].flatten(1), m[keep].flatten(1), counted[keep].to(torch.float64)
     results: dict[str, float] = {}
     for threshold in thresholds:
