@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("MOTIONLCM_FIXTURES", REPO.parent / "shared" / "fixtures" / "humanml3d"))
+# real HumanML3D sample files shipped in the repository (tests/data/humanml3d/README.md); MOTIONLCM_FIXTURES overrides
+FIXTURES = Path(os.environ.get("MOTIONLCM_FIXTURES", REPO / "tests" / "data" / "humanml3d"))
 
 
 @pytest.fixture(scope="session")
