@@ -33,19 +33,15 @@ import numpy as np
 
 from .examples import EXAMPLES
 from .errors import MotionLCMError
-from .export.batch import MAX_PROMPT_CHARS
+from .inputs import (FPS, MAX_CONTROL_BYTES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MAX_TUNING_STEPS,
+                     MIN_SECONDS, check_control_size, check_count, check_guidance, check_prompt, check_seconds, check_seed,
+                     check_steps)
 
-FPS = 20
-MIN_SECONDS, MAX_SECONDS = 2.0, 9.8
 DEFAULT_SECONDS = 4.0
 MAX_SAMPLES = 4
-MAX_SEED = 2**31 - 1
 HISTORY_SIZE = 5
 LCM_STEP_CHOICES = (1, 2, 4)
 MLD_STEP_CHOICES = (10, 25, 50)
-MAX_GUIDANCE = 20.0
-MAX_CONTROL_BYTES = 1_000_000
-MAX_TUNING_STEPS = 400  # MotionLCM's consistency latent tuning uses 400 Adam steps
 DEFAULT_TUNING_STEPS = 50  # without a ControlNet: enough to pull the motion towards a path, a few seconds on a CPU
 VIDEO_RESOLUTION = (640, 480)
 RUN_ARRAYS = ".motion.npz"  # a run's generated arrays, kept for the later export and render steps
@@ -67,63 +63,8 @@ BODY_LABELS = {"mannequin": "Mannequin", "smpl": "SMPL", "stick": "Stick figure 
 # ---------------------------------------------------------------------------------------------
 
 
-def check_prompt(text: Any) -> str:
-    prompt = " ".join(str(text or "").split())
-    if not prompt:
-        raise MotionLCMError("Please describe a motion, e.g. 'a person walks forward'.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise MotionLCMError(f"The prompt has {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}.")
-    return prompt
-
-
-def check_seconds(value: Any) -> float:
-    seconds = _finite_number(value, "The length")
-    if not MIN_SECONDS - 1e-6 <= seconds <= MAX_SECONDS + 1e-6:
-        raise MotionLCMError(f"The length must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} seconds, got {seconds:g}.")
-    return seconds
-
-
-def check_steps(value: Any, choices: tuple[int, ...]) -> int:
-    try:
-        steps = int(value)
-    except (TypeError, ValueError):
-        steps = None
-    if steps not in choices:
-        raise MotionLCMError(f"Steps must be one of {', '.join(map(str, choices))}, got {value!r}.")
-    return steps
-
-
-def check_guidance(value: Any) -> float:
-    guidance = _finite_number(value, "The guidance")
-    if not 0.0 <= guidance <= MAX_GUIDANCE:
-        raise MotionLCMError(f"The guidance must be between 0 and {MAX_GUIDANCE:g}, got {guidance:g}.")
-    return guidance
-
-
-def check_seed(value: Any) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise MotionLCMError("Please enter a seed, or press 'Random seed'.")
-    seed = _finite_number(value, "The seed")
-    if not seed.is_integer() or not 0 <= seed <= MAX_SEED:
-        raise MotionLCMError(f"The seed must be a whole number from 0 to {MAX_SEED}, got {value!r}.")
-    return int(seed)
-
-
 def check_samples(value: Any) -> int:
-    samples = _finite_number(value, "The number of samples")
-    if not samples.is_integer() or not 1 <= samples <= MAX_SAMPLES:
-        raise MotionLCMError(f"The number of samples must be 1 to {MAX_SAMPLES}, got {value!r}.")
-    return int(samples)
-
-
-def _finite_number(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise MotionLCMError(f"{what} must be a number, got {value!r}.") from None
-    if not np.isfinite(number):
-        raise MotionLCMError(f"{what} must be a finite number, got {value!r}.")
-    return number
+    return check_count(value, "The number of samples", MAX_SAMPLES)
 
 
 def random_seed() -> int:
@@ -196,9 +137,7 @@ class ControlSupport:
 
 
 def check_tuning_steps(value: Any, control: ControlSupport, controlled: bool) -> int:
-    steps = _finite_number(value or 0, "The latent tuning steps")
-    if not steps.is_integer() or not 0 <= steps <= MAX_TUNING_STEPS:
-        raise MotionLCMError(f"The latent tuning steps must be a whole number from 0 to {MAX_TUNING_STEPS}, got {value!r}.")
+    steps = check_count(value or 0, "The latent tuning steps", MAX_TUNING_STEPS, low=0)
     if not controlled:
         return 0
     if steps and not control.tuning:
@@ -249,8 +188,7 @@ def read_uploaded_control(path: str | os.PathLike | None) -> dict:
         size = file.stat().st_size
     except (OSError, ValueError, TypeError):
         raise refused from None
-    if size > MAX_CONTROL_BYTES:
-        raise MotionLCMError(f"The control file is larger than {MAX_CONTROL_BYTES // 1000} kB.")
+    check_control_size(size)
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

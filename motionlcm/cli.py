@@ -102,10 +102,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import MotionPipeline, parse_length
 
+    from . import inputs
+
     if (args.prompt is None) == (args.prompts is None):
         raise MotionLCMError("give either a PROMPT or --prompts FILE")
-    if args.num_samples < 1:
-        raise MotionLCMError("--num-samples must be at least 1")
+    # every input is checked here, before the model loads (the same checks as the app's)
+    if args.prompt is not None:
+        args.prompt = inputs.check_prompt(args.prompt)
+    args.num_samples = inputs.check_count(args.num_samples, "--num-samples", 64)
+    args.batch_size = inputs.check_count(args.batch_size, "--batch-size", inputs.MAX_BATCH_SIZE)
+    if args.seed is not None:
+        args.seed = inputs.check_seed(args.seed)
+    if args.steps is not None:
+        args.steps = inputs.check_steps(args.steps)
+    if args.guidance is not None:
+        args.guidance = inputs.check_guidance(args.guidance)
+    if args.control and Path(args.control).is_file():
+        inputs.check_control_size(Path(args.control).stat().st_size)
     frames = parse_length(args.length)
     if args.control and args.prompts:
         raise MotionLCMError("--control works with a single PROMPT, not with --prompts")
@@ -121,10 +134,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         return _generate_from_file(args, frames)
     from .export.batch import FORMATS, PromptItem, write_outputs
 
-    out = Path(args.out or "motion.npz")
+    out = inputs.check_output_file(args.out or "motion.npz", FORMATS)
     fmt = out.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise MotionLCMError(f"{out}: output must end in one of {', '.join('.' + f for f in FORMATS)}")
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed,
                   control=args.control, latent_tuning_steps=args.tune_steps, tuning_progress=_tuning_bar(args.tune_steps))
@@ -189,6 +200,9 @@ def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
         raise MotionLCMError(f"prompts file not found: {source}")
     if not args.out:
         raise MotionLCMError("--prompts needs --out DIR (the output folder)")
+    from .inputs import check_output_folder
+
+    check_output_folder(args.out)
     formats = parse_formats(args.formats)
     try:
         lines = source.read_text(encoding="utf-8").splitlines()
@@ -322,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output file .npz/.bvh/.glb/.mp4 (default motion.npz); with --prompts, a folder")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed; with --prompts, line n uses seed+n)")
+    p.add_argument("--seed", type=int, default=None, help="random seed 0-2147483647 (default: random, printed; with --prompts, line n uses seed+n)")
     p.add_argument("--num-samples", type=int, default=1, help="motions to generate for the prompt")
     p.add_argument("--body", choices=("stick", "mannequin", "smpl"), default="stick",
                    help="body drawn in .mp4 outputs: stick figure (fast), mannequin mesh, or SMPL (needs --smpl-dir)")

@@ -11,11 +11,8 @@ import numpy as np
 import torch
 
 from .errors import MotionLCMError
+from .inputs import FPS, MAX_FRAMES, MAX_SEED, MIN_FRAMES
 from .motion.features import features_to_joints
-
-FPS = 20
-MIN_FRAMES = 16
-MAX_FRAMES = 196
 
 
 @dataclass
@@ -181,7 +178,8 @@ class MotionPipeline:
             seed = [int(s) for s in seed]
             generator = [torch.Generator(device="cpu").manual_seed(s) for s in seed]
         else:
-            seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+            # a drawn seed stays within the range users may pass back (motionlcm.inputs.MAX_SEED)
+            seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]) % (MAX_SEED + 1)
             generator = torch.Generator(device="cpu").manual_seed(seed)
         timings: dict[str, float] = {}
 

@@ -30,8 +30,8 @@ def test_input_checks_give_readable_messages():
         check_prompt("   ")
     with pytest.raises(MotionLCMError, match=f"301 characters; the limit is {MAX_PROMPT_CHARS}"):
         check_prompt("x" * 301)
-    assert check_seconds(2) == 2.0 and check_seconds(9.8) == 9.8
-    for bad in (1.9, 9.9, "soon", float("nan")):
+    assert check_seconds(0.8) == 0.8 and check_seconds(9.8) == 9.8  # the limits of motionlcm.inputs, as the CLI's
+    for bad in (0.7, 9.9, "soon", float("nan")):
         with pytest.raises(MotionLCMError, match="length"):
             check_seconds(bad)
     with pytest.raises(MotionLCMError, match="whole number"):
@@ -179,8 +179,11 @@ def test_validation_messages(client, tmp_path):
         client.predict("   ", 4.0, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
     with pytest.raises(app_error, match="the limit is 300"):
         client.predict("walk " * 61, 4.0, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
-    with pytest.raises(app_error, match="less than minimum value 2"):
-        client.predict("a person walks", 1.0, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
+    with pytest.raises(app_error, match="less than minimum value 0.8"):  # motionlcm.inputs' limits, as the CLI's
+        client.predict("a person walks", 0.5, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
+    with pytest.raises(app_error, match="seed must be a whole number from 0 to 2147483647"):
+        client.predict("a person walks", 2.0, 1, 8.0, 2**31, 1, "none", None, 0, api_name="/preview")
+
     bad = tmp_path / "control.json"
     bad.write_text("{not json")
     with pytest.raises(app_error, match="not valid JSON"):

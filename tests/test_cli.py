@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from motionlcm.cli import main
 
 
@@ -65,3 +66,43 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "motionlcm"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("motionlcm ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x" * 301], "301 characters; the limit is 300"),
+    (["   "], "describe a motion"),
+    (["a person walks", "--seed", str(2**70)], "seed must be a whole number from 0 to 2147483647"),
+    (["a person walks", "--seed", "-1"], "seed must be a whole number"),
+    (["a person walks", "--steps", "0"], "Steps must be a whole number from 1 to 1000"),
+    (["a person walks", "--guidance", "nan"], "guidance must be a finite number"),
+    (["a person walks", "--num-samples", "0"], "--num-samples must be a whole number"),
+])
+def test_generate_input_errors_are_reported_before_the_model_loads(args, message, tmp_path, capsys, monkeypatch):
+    """One line, a non-zero exit, nothing written - and the model is never loaded for input the line itself shows is wrong."""
+    from motionlcm import cli
+    from motionlcm.pipeline import MotionPipeline
+
+    def no_model(*a, **k):
+        raise AssertionError("the model must not load for a bad input")
+
+    monkeypatch.setattr(MotionPipeline, "from_pretrained", no_model)
+    out = tmp_path / "motion.npz"
+    assert cli.main(["generate", *args, "--out", str(out)]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+    assert not out.exists()
+
+
+def test_generate_output_problems_are_reported_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    from motionlcm import cli
+    from motionlcm.pipeline import MotionPipeline
+
+    monkeypatch.setattr(MotionPipeline, "from_pretrained", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    folder = tmp_path / "clip.npz"
+    folder.mkdir()
+    assert cli.main(["generate", "a person walks", "--out", str(folder)]) == cli.EXIT_USER_ERROR
+    assert "is a folder" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["generate", "a person walks", "--out", str(blocker / "sub" / "m.npz")]) == cli.EXIT_USER_ERROR
+    assert "not a folder" in capsys.readouterr().err

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import MotionLCMError
+from ..inputs import MAX_PROMPT_CHARS, check_prompt
 
 FORMATS = ("npz", "bvh", "glb", "mp4")
 MANIFEST = "manifest.json"
-MAX_PROMPT_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ def parse_prompt_lines(lines: Iterable[str], default_frames: int) -> tuple[list[
         try:
             if not text:
                 raise MotionLCMError("empty prompt")
-            if len(text) > MAX_PROMPT_CHARS:
-                raise MotionLCMError(f"prompt longer than {MAX_PROMPT_CHARS} characters")
+            text = check_prompt(text)
             frames = parse_length(length.strip()) if length.strip() else default_frames
         except MotionLCMError as exc:
             problems.append(f"line {number}: {exc}")
