@@ -67,5 +67,13 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
         raise MotionLCMError(f"{path}: not a readable .npy array ({_short(exc)})") from None
 
 
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+def _short(exc: Exception, limit: int = 160) -> str:
+    """The first line of an exception's message, shortened at a sentence or word end (never mid-word)."""
+    text = str(exc).splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    sentence = head.rfind(". ")
+    if sentence > limit // 4:
+        return head[: sentence + 1]
+    return head[: head.rfind(" ")].rstrip(",;:") + " ..." if " " in head else head + " ..."

@@ -65,3 +65,15 @@ def test_missing_layout_and_joint_mismatch(small_dataset):
     assert "Std.npy: missing" in text
     assert "val.txt: missing split file" in text
     assert "new_joints/000612.npy: 10 frames but the features have 199" in text
+
+
+def test_error_details_are_shortened_at_a_sentence_or_word_end():
+    from motionlcm.io import _short
+
+    long = ValueError("Failed to interpret the file as an array: the header says one thing. "
+                      "The data says another, and the file seems not to be complete at all, which happens when a copy is cut short")
+    assert _short(long) == "Failed to interpret the file as an array: the header says one thing."
+    words = ValueError("word " * 60)
+    shortened = _short(words)
+    assert shortened.endswith(" ...") and len(shortened) <= 165 and "wor ..." not in shortened
+    assert _short(ValueError("short one")) == "short one" and _short(ValueError("")) == "ValueError"
