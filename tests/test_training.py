@@ -116,7 +116,7 @@ def test_clear_errors(trained, tmp_path, capsys):
         (["generate", "a person jumps", "--ckpt", str(trained["vae"])], "is a 'vae' checkpoint"),
         (["generate", "a person jumps", "--ckpt", str(tmp_path)], "not a motionlcm checkpoint"),
         (["generate", "a person jumps", "--ckpt", str(trained["mld"]), "--length", "30s"], "outside 16-196"),
-        (["generate", "  ", "--ckpt", str(trained["mld"])], "empty prompt"),
+        (["generate", "  ", "--ckpt", str(trained["mld"])], "describe a motion"),
         (["train", "stage=lcm", *common(trained["dataset"], tmp_path / "z")], "needs a trained teacher"),
         (["train", "stage=lcm", f"teacher={trained['vae']}", *common(trained["dataset"], tmp_path / "w")], "is a 'vae' checkpoint"),
     ]
@@ -124,6 +124,8 @@ def test_clear_errors(trained, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
+    for failed in ("x", "y", "z", "w"):  # a train that fails on its config leaves nothing behind
+        assert not (tmp_path / failed).exists(), failed
 
 
 def test_ddp_two_cpu_processes_end_with_identical_weights(trained, tmp_path):

@@ -136,13 +136,14 @@ def train(cfg, extra_callbacks: list[Callback] | None = None) -> Path:
 
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "train_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-    datamodule = _instantiate(instantiate, cfg.data)
-    stage = build_stage(cfg, datamodule)
-    trainer = build_trainer(cfg, output_dir, extra_callbacks)
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise MotionLCMError(f"resume checkpoint not found: {resume}")
+    # data and stage first: a config error (a missing data.root, a bad checkpoint) writes nothing
+    datamodule = _instantiate(instantiate, cfg.data)
+    stage = build_stage(cfg, datamodule)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "train_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    trainer = build_trainer(cfg, output_dir, extra_callbacks)
     trainer.fit(stage, datamodule=datamodule, ckpt_path=resume or None)
     return output_dir / "export"
