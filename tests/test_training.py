@@ -28,15 +28,15 @@ def test_vae_stage_exports_a_complete_checkpoint(trained):
 
 
 def test_saved_vae_reproduces_the_trained_network(trained):
-    from motionlcm.models import MotionVAE, VAEConfig
+    from motionlcm.models import motion_vae_from_config
     from motionlcm.training.checkpoint import load_state
     from motionlcm.training.stages import VAEStage
 
     ckpt = load_checkpoint(trained["vae"])
-    vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"])).eval()
+    vae = motion_vae_from_config(ckpt.config["vae"]).eval()
     load_state(vae, ckpt.sub_state("vae"), "test")
     state = torch.load(trained["base"] / "vae" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
-    trained_vae = MotionVAE(VAEConfig.from_dict(ckpt.config["vae"])).eval()
+    trained_vae = motion_vae_from_config(ckpt.config["vae"]).eval()
     trained_vae.load_state_dict({k[len("vae."):]: v for k, v in state.items() if k.startswith("vae.")})
     x = torch.randn(2, 50, 263)
     mask = torch.ones(2, 50, dtype=torch.bool)
@@ -147,7 +147,7 @@ def test_ema_weights_are_exported(trained, tmp_path):
     state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
     raw = {k[len("vae."):]: v for k, v in state.items() if k.startswith("vae.")}
     ema = {k[len("ema.module."):]: v for k, v in state.items() if k.startswith("ema.module.")}
-    key = "output_layer.weight"
+    key = "decoder_output.weight"  # the conv VAE's last layer
     torch.testing.assert_close(exported[key], ema[key], rtol=0, atol=0)
     assert not torch.equal(ema[key], raw[key])
 
