@@ -27,8 +27,8 @@ import torch.nn as nn
 
 from ..errors import MotionLCMError
 from ..motion.features import FEATURE_DIM
-from .layers import LatentTransformerConfig, config_from_mapping, count_parameters, make_activation
-from .vae import LatentDistribution, VAEOutput
+from .layers import LatentTransformerConfig, config_from_mapping, make_activation
+from .vae import LatentDistribution, LatentMotionVAE
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def token_interpolation_matrix(lengths: torch.Tensor, frames: int, tokens: int) 
     return weights * (t < n).to(torch.float32)[..., None]
 
 
-class ConvMotionVAE(nn.Module):
+class ConvMotionVAE(LatentMotionVAE):
     """Time-aligned convolutional VAE with :class:`~motionlcm.models.vae.MotionVAE`'s interface."""
 
     def __init__(self, config: ConvVAEConfig | None = None) -> None:
@@ -152,24 +152,10 @@ class ConvMotionVAE(nn.Module):
     def from_config(cls, config: ConvVAEConfig | Mapping[str, Any]) -> "ConvMotionVAE":
         return cls(config if isinstance(config, ConvVAEConfig) else ConvVAEConfig.from_dict(config))
 
-    @property
-    def latent_shape(self) -> tuple[int, int]:
-        return self.config.latent_shape
-
-    def num_parameters(self, trainable_only: bool = False) -> int:
-        return count_parameters(self, trainable_only)
-
     def _check_inputs(self, mask: torch.Tensor, features: torch.Tensor | None = None) -> None:
-        if mask.ndim != 2 or mask.dtype != torch.bool:
-            raise MotionLCMError(f"mask must be a (batch, frames) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
-        if mask.shape[1] > self.config.max_frames:
-            raise MotionLCMError(f"{mask.shape[1]} frames exceed this model's max_frames ({self.config.max_frames})")
-        if not bool(mask.any(dim=1).all()):
+        super()._check_inputs(mask, features)
+        if not bool(mask.any(dim=1).all()):  # pooling and interpolation divide by the length
             raise MotionLCMError("every sequence needs at least one valid frame")
-        if features is not None and (features.ndim != 3 or features.shape[:2] != mask.shape
-                                     or features.shape[2] != self.config.feature_dim):
-            raise MotionLCMError(f"features must be (batch, frames, {self.config.feature_dim}) matching the mask "
-                                 f"{tuple(mask.shape)}, got {tuple(features.shape)}")
 
     def encode(self, features: torch.Tensor, mask: torch.Tensor, sample: bool = True
                ) -> tuple[torch.Tensor, LatentDistribution]:
@@ -186,20 +172,13 @@ class ConvMotionVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """z (B, L, D), mask (B, T) -> normalised features (B, T, 263), zero on padded frames."""
-        self._check_inputs(mask)
-        if z.ndim != 3 or tuple(z.shape[1:]) != tuple(self.config.latent_shape) or z.shape[0] != mask.shape[0]:
-            raise MotionLCMError(f"z must be (batch, {self.config.latent_shape[0]}, {self.config.latent_shape[1]}) "
-                                 f"with the mask's batch size {mask.shape[0]}, got {tuple(z.shape)}")
+        self._check_latent(z, mask)
         keep = mask[:, None, :].to(z.dtype)
         interp = token_interpolation_matrix(mask.sum(1), mask.shape[1], self.config.num_latent_tokens).to(z.dtype)
         x = torch.bmm(interp, self.decoder_input(z)).transpose(1, 2) * keep  # (B, C, T)
         x = self.decoder(x, keep)
         out = self.decoder_output(x).transpose(1, 2)
         return out.masked_fill(~mask[..., None], 0.0)
-
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> VAEOutput:
-        z, dist = self.encode(features, mask)
-        return VAEOutput(self.decode(z, mask), z, dist.mu, dist.logvar)
 
 
 __all__ = ["ConvVAEConfig", "ConvMotionVAE", "segment_pooling_matrix", "token_interpolation_matrix"]

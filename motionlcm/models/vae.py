@@ -117,7 +117,42 @@ class VAEOutput(NamedTuple):
     logvar: torch.Tensor  # (B, L, D)
 
 
-class MotionVAE(nn.Module):
+class LatentMotionVAE(nn.Module):
+    """What every motion VAE here shares: ``config`` (with ``latent_shape``, ``feature_dim``,
+    ``max_frames``), input checks and ``forward``; subclasses implement ``encode`` / ``decode``."""
+
+    config: Any
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        return self.config.latent_shape
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return count_parameters(self, trainable_only)
+
+    def _check_inputs(self, mask: torch.Tensor, features: torch.Tensor | None = None) -> None:
+        if mask.ndim != 2 or mask.dtype != torch.bool:
+            raise MotionLCMError(f"mask must be a (batch, frames) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
+        if mask.shape[1] > self.config.max_frames:
+            raise MotionLCMError(f"{mask.shape[1]} frames exceed this model's max_frames ({self.config.max_frames})")
+        if features is not None and (features.ndim != 3 or features.shape[:2] != mask.shape
+                                     or features.shape[2] != self.config.feature_dim):
+            raise MotionLCMError(f"features must be (batch, frames, {self.config.feature_dim}) matching the mask "
+                                 f"{tuple(mask.shape)}, got {tuple(features.shape)}")
+
+    def _check_latent(self, z: torch.Tensor, mask: torch.Tensor) -> None:
+        self._check_inputs(mask)
+        if z.ndim != 3 or tuple(z.shape[1:]) != tuple(self.config.latent_shape) or z.shape[0] != mask.shape[0]:
+            raise MotionLCMError(f"z must be (batch, {self.config.latent_shape[0]}, {self.config.latent_shape[1]}) "
+                                 f"with the mask's batch size {mask.shape[0]}, got {tuple(z.shape)}")
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> VAEOutput:
+        """Encode (sampling the latent), decode; returns ``(recon, z, mu, logvar)``."""
+        z, dist = self.encode(features, mask)
+        return VAEOutput(self.decode(z, mask), z, dist.mu, dist.logvar)
+
+
+class MotionVAE(LatentMotionVAE):
     """MLD / MotionLCM motion VAE. Features are expected normalised by the dataset's Mean/Std."""
 
     def __init__(self, config: VAEConfig | None = None) -> None:
@@ -147,23 +182,6 @@ class MotionVAE(nn.Module):
             config = VAEConfig.from_dict(config)
         return cls(config)
 
-    @property
-    def latent_shape(self) -> tuple[int, int]:
-        return self.config.latent_shape
-
-    def num_parameters(self, trainable_only: bool = False) -> int:
-        return count_parameters(self, trainable_only)
-
-    def _check_inputs(self, mask: torch.Tensor, features: torch.Tensor | None = None) -> None:
-        if mask.ndim != 2 or mask.dtype != torch.bool:
-            raise MotionLCMError(f"mask must be a (batch, frames) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
-        if mask.shape[1] > self.config.max_frames:
-            raise MotionLCMError(f"{mask.shape[1]} frames exceed this model's max_frames ({self.config.max_frames})")
-        if features is not None and (features.ndim != 3 or features.shape[:2] != mask.shape
-                                     or features.shape[2] != self.config.feature_dim):
-            raise MotionLCMError(f"features must be (batch, frames, {self.config.feature_dim}) matching the mask "
-                                 f"{tuple(mask.shape)}, got {tuple(features.shape)}")
-
     def encode(self, features: torch.Tensor, mask: torch.Tensor, sample: bool = True
                ) -> tuple[torch.Tensor, LatentDistribution]:
         """features (B, T, 263), mask (B, T) True on valid frames -> (z (B, L, D), distribution).
@@ -185,19 +203,11 @@ class MotionVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """z (B, L, D), mask (B, T) -> normalised features (B, T, 263), zero on padded frames."""
-        self._check_inputs(mask)
-        if z.ndim != 3 or tuple(z.shape[1:]) != tuple(self.config.latent_shape) or z.shape[0] != mask.shape[0]:
-            raise MotionLCMError(f"z must be (batch, {self.config.latent_shape[0]}, {self.config.latent_shape[1]}) "
-                                 f"with the mask's batch size {mask.shape[0]}, got {tuple(z.shape)}")
+        self._check_latent(z, mask)
         memory = self.latent_up(z)
         queries = self.decoder_positions(memory.new_zeros(mask.shape[0], mask.shape[1], self.config.width))
         decoded = self.decoder(queries, memory, key_padding_mask=~mask)
         return self.output_layer(decoded).masked_fill(~mask[..., None], 0.0)
-
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> VAEOutput:
-        """Encode (sampling the latent), decode; returns ``(recon, z, mu, logvar)``."""
-        z, dist = self.encode(features, mask)
-        return VAEOutput(self.decode(z, mask), z, dist.mu, dist.logvar)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,5 +270,5 @@ def vae_loss(model_out: VAEOutput | tuple, target: torch.Tensor, mask: torch.Ten
     return {"features": feature_loss, "joints": joint_loss, "kl": kl_loss, "total": total}
 
 
-__all__ = ["VAEConfig", "VAE_PRESETS", "LatentDistribution", "VAEOutput", "MotionVAE", "VAELossWeights",
+__all__ = ["VAEConfig", "VAE_PRESETS", "LatentDistribution", "VAEOutput", "LatentMotionVAE", "MotionVAE", "VAELossWeights",
            "masked_frame_mean", "vae_loss"]
