@@ -33,7 +33,7 @@ import numpy as np
 
 from .examples import EXAMPLES
 from .errors import MotionLCMError
-from .inputs import (FPS, MAX_CONTROL_BYTES, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MAX_TUNING_STEPS,
+from .inputs import (FPS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MAX_TUNING_STEPS,
                      MIN_SECONDS, check_control_size, check_count, check_guidance, check_prompt, check_seconds, check_seed,
                      check_steps)
 
