@@ -171,7 +171,7 @@ class AppHandlers:
         if not history or row is None or not 0 <= row < len(history):
             return (gr.update(),) * 6
         h = history[row]
-        return h["prompt"], h["seconds"], h["steps"], h["guidance"], h["seed"], h["samples"]
+        return h["prompt"], h["seconds"], str(h["steps"]), h["guidance"], h["seed"], h["samples"]
 
     def end_session(self, request: gr.Request):
         self.service.files.drop_session(_session(request))
@@ -199,7 +199,9 @@ def _control_inputs(service: MotionService):
 def _settings_inputs(service: MotionService):
     seconds = gr.Slider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.1, label="Length (seconds)",
                         elem_id="seconds")
-    steps = gr.Radio(list(service.step_choices), value=service.default_steps, label="Denoising steps", elem_id="steps")
+    # string choices: the API documents this input as a string enum, so that is what clients send
+    steps = gr.Radio([str(s) for s in service.step_choices], value=str(service.default_steps), label="Denoising steps",
+                     elem_id="steps")
     guidance = gr.Slider(0.0, MAX_GUIDANCE, value=service.guidance_for(service.default_steps), step=0.5,
                          label="Guidance", info="Resets to the model's default when the steps change.", elem_id="guidance")
     with gr.Row(equal_height=True):

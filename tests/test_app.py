@@ -140,7 +140,7 @@ def test_generate_endpoint_returns_valid_files(client):
     import trimesh
 
     glb, video, downloads, timing = client.predict(
-        "a person walks forward", 4.0, 2, 12.5, 7, 2, "stick", "none", None, 0, api_name="/generate")
+        "a person walks forward", 4.0, "2", 12.5, 7, 2, "stick", "none", None, 0, api_name="/generate")
     assert int(TIMING.search(timing).group(1)) >= 0
     assert Path(video).suffix == ".mp4" and Path(video).stat().st_size > 1000
     by_suffix = {}
@@ -163,7 +163,7 @@ def test_generate_endpoint_returns_valid_files(client):
 
 def test_preview_then_exports_then_render_as_the_browser_chains_them(client):
     glb, timing, downloads, video, *_ = client.predict(
-        "a person jumps forward twice", 3.0, 1, 8.0, 3, 1, "none", None, 0, api_name="/preview")
+        "a person jumps forward twice", 3.0, "1", 8.0, 3, 1, "none", None, 0, api_name="/preview")
     assert glb.endswith(".glb") and video is None  # the first visible result: only the viewer's GLB
     assert [Path(p).suffix for p in downloads] == [".glb"]
     assert "1 sample × 60 frames" in timing
@@ -176,27 +176,32 @@ def test_preview_then_exports_then_render_as_the_browser_chains_them(client):
 def test_validation_messages(client, tmp_path):
     app_error = gradio_client.exceptions.AppError
     with pytest.raises(app_error, match="describe a motion"):
-        client.predict("   ", 4.0, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
+        client.predict("   ", 4.0, "1", 8.0, 1, 1, "none", None, 0, api_name="/preview")
     with pytest.raises(app_error, match="the limit is 300"):
-        client.predict("walk " * 61, 4.0, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
+        client.predict("walk " * 61, 4.0, "1", 8.0, 1, 1, "none", None, 0, api_name="/preview")
     with pytest.raises(app_error, match="less than minimum value 0.8"):  # motionlcm.inputs' limits, as the CLI's
-        client.predict("a person walks", 0.5, 1, 8.0, 1, 1, "none", None, 0, api_name="/preview")
+        client.predict("a person walks", 0.5, "1", 8.0, 1, 1, "none", None, 0, api_name="/preview")
     with pytest.raises(app_error, match="seed must be a whole number from 0 to 2147483647"):
-        client.predict("a person walks", 2.0, 1, 8.0, 2**31, 1, "none", None, 0, api_name="/preview")
+        client.predict("a person walks", 2.0, "1", 8.0, 2**31, 1, "none", None, 0, api_name="/preview")
+    # the API documents the steps as a string enum ('1', '2', '4'): that is what it takes
+    steps_info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/preview"]["parameters"][2]
+    assert steps_info["type"].get("enum") == ["1", "2", "4"]
+    _, timing, *_ = client.predict("a person walks", 2.0, "2", 8.0, 1, 1, "none", None, 0, api_name="/preview")
+    assert "2 steps" in timing or "steps 2" in timing or "2 step" in timing, timing
 
     bad = tmp_path / "control.json"
     bad.write_text("{not json")
     with pytest.raises(app_error, match="not valid JSON"):
-        client.predict("a person walks", 4.0, 1, 8.0, 1, 1, "upload", gradio_client.handle_file(str(bad)), 5,
+        client.predict("a person walks", 4.0, "1", 8.0, 1, 1, "upload", gradio_client.handle_file(str(bad)), 5,
                        api_name="/preview")
 
 
 def test_control_preset_and_upload_reach_the_model(client, tmp_path):
-    _, timing, *_ = client.predict("a person walks forward", 2.0, 1, 8.0, 1, 1, "circle", None, 2, api_name="/preview")
+    _, timing, *_ = client.predict("a person walks forward", 2.0, "1", 8.0, 1, 1, "circle", None, 2, api_name="/preview")
     assert "control: pelvis circle" in timing and "latent tuning" in timing
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"joints": {"pelvis": {"points": [[0, 0.0, 0.9, 0.0], ["1.5s", 0.0, 0.9, 1.2]]}}}))
-    _, timing, *_ = client.predict("a person walks forward", 2.0, 1, 8.0, 1, 1, "upload",
+    _, timing, *_ = client.predict("a person walks forward", 2.0, "1", 8.0, 1, 1, "upload",
                                    gradio_client.handle_file(str(spec)), 2, api_name="/preview")
     assert "control: uploaded JSON" in timing
 
@@ -206,7 +211,7 @@ def test_server_paths_are_refused_as_uploads(app):
     import httpx
 
     url, _ = app
-    data = ["a person walks", 4.0, 1, 8.0, 1, 1, "upload", {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 5]
+    data = ["a person walks", 4.0, "1", 8.0, 1, 1, "upload", {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 5]
     event = httpx.post(f"{url}gradio_api/call/preview", json={"data": data}, timeout=30).json()["event_id"]
     stream = httpx.get(f"{url}gradio_api/call/preview/{event}", timeout=30).text
     content = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").is_file() else ""
@@ -227,7 +232,7 @@ def test_a_json_path_on_the_server_is_never_read(app, tmp_path, endpoint):
     for path in (secret, tmp_path / "absent.json"):
         upload = {"path": str(path), "meta": {"_type": "gradio.FileData"}}
         body = ["stick"] if endpoint == "generate" else []
-        data = ["a person walks", 4.0, 1, 8.0, 1, 1, *body, "upload", upload, 5]
+        data = ["a person walks", 4.0, "1", 8.0, 1, 1, *body, "upload", upload, 5]
         event = httpx.post(f"{url}gradio_api/call/{endpoint}", json={"data": data}, timeout=30).json()["event_id"]
         stream = httpx.get(f"{url}gradio_api/call/{endpoint}/{event}", timeout=60).text
         assert "event: error" in stream
