@@ -45,6 +45,7 @@ import torch
 
 from motionlcm.evaluation import corruptions as C
 from motionlcm.evaluation import metrics as M
+from tests.control_helpers import single_thread  # noqa: F401 (fixture: the small evaluator runs faster on one thread)
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_EVALUATOR = REPO / "assets" / "checkpoints" / "evaluator"
@@ -162,14 +163,6 @@ def test_evaluator_input_of_real_joints_is_the_dataset_features(motion):
 # ------------------------------------------------------------------------------------------------
 # the shipped evaluator against the corruptions
 # ------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def single_thread():
-    """The evaluator is small: on a shared, loaded CPU one thread is several times faster than two competing ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def scored(single_thread) -> dict:

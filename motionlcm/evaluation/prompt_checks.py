@@ -412,6 +412,18 @@ def _foot_clearance(clip: _Clip, side: int, s: int, e: int) -> np.ndarray:
     return np.minimum(clip.j[:, ankle, 1] - _rest_height(clip, ankle, s, e), clip.j[:, toe, 1] - _rest_height(clip, toe, s, e))
 
 
+def _forward_or_in_place(clip: _Clip, a: dict, s: int, e: int, r: _Result, verb: str, least_forward: float,
+                         in_place: float) -> float:
+    """``forward``: travel forward >= ``least_forward``; in place: net travel <= ``in_place``. Returns the forward travel."""
+    fwd = clip.travel(s, e)[0]
+    if a.get("forward") is True:
+        r.need(fwd >= least_forward, f"{verb} {fwd:+.2f} m forward, wanted >= {least_forward:.2f}")
+    elif a.get("forward") is False:
+        moved = clip.net_travel(s, e)
+        r.need(moved <= in_place, f"moved {moved:.2f} m, wanted in place (<= {in_place:g})")
+    return fwd
+
+
 def _check_jump(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:
     clearance = _feet_clearance(clip, s, e)
     flights = _in(_events(clearance, 0.04, 0.02), s, e)
@@ -422,14 +434,7 @@ def _check_jump(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:
     bend = float(np.ptp(clip.legs[s:e]))
     r.values["bend"] = bend
     r.need(bend >= 0.06, f"legs bent {100 * bend:.0f} cm (>= 6)")
-    fwd = clip.travel(s, e)[0]
-    r.values["fwd"] = fwd
-    if a.get("forward") is True:
-        need = 0.15 * count
-        r.need(fwd >= need, f"jumped {fwd:+.2f} m forward, wanted >= {need:.2f}")
-    elif a.get("forward") is False:
-        moved = clip.net_travel(s, e)
-        r.need(moved <= 0.25, f"moved {moved:.2f} m, wanted in place (<= 0.25)")
+    r.values["fwd"] = _forward_or_in_place(clip, a, s, e, r, "jumped", 0.15 * count, 0.25)
 
 
 def _check_hop(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:
@@ -456,13 +461,7 @@ def _check_hop(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:
     r.values["hops"] = len(hops)
     ok, want = _count_ok(len(hops), count)
     r.need(ok, f"{len(hops)} hops on the {SIDES[hop]} foot, {want}")
-    fwd = clip.travel(s, e)[0]
-    if a.get("forward") is True:
-        need = 0.1 * count
-        r.need(fwd >= need, f"hopped {fwd:+.2f} m forward, wanted >= {need:.2f}")
-    elif a.get("forward") is False:
-        moved = clip.net_travel(s, e)
-        r.need(moved <= 0.3, f"moved {moved:.2f} m, wanted in place (<= 0.3)")
+    _forward_or_in_place(clip, a, s, e, r, "hopped", 0.1 * count, 0.3)
 
 
 def _check_kick(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:

@@ -55,14 +55,6 @@ class ConvVAEConfig(LatentTransformerConfig):
         if self.num_blocks < 1 or not self.dilations or min(self.dilations) < 1:
             raise MotionLCMError("num_blocks and every dilation must be >= 1")
 
-    @property
-    def num_latent_tokens(self) -> int:
-        return self.latent_shape[0]
-
-    @property
-    def latent_dim(self) -> int:
-        return self.latent_shape[1]
-
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()
         values["dilations"] = list(values["dilations"])

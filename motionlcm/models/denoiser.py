@@ -69,14 +69,6 @@ class DenoiserConfig(LatentTransformerConfig):
                                  f"{self.width}; that needs latent_projection")
 
     @property
-    def num_latent_tokens(self) -> int:
-        return self.latent_shape[0]
-
-    @property
-    def latent_dim(self) -> int:
-        return self.latent_shape[1]
-
-    @property
     def num_tokens(self) -> int:
         """Transformer sequence length: latent tokens + time token + text token."""
         return self.num_latent_tokens + 2

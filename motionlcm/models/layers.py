@@ -357,6 +357,14 @@ class LatentTransformerConfig:
     """Shared behaviour of the frozen config dataclasses of latent transformers (VAE, denoiser,
     trajectory encoder): shape checks and YAML-friendly ``to_dict`` / ``from_dict``."""
 
+    @property
+    def num_latent_tokens(self) -> int:
+        return self.latent_shape[0]  # type: ignore[attr-defined]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.latent_shape[1]  # type: ignore[attr-defined]
+
     def check_shapes(self) -> None:
         latent_shape, width, heads = self.latent_shape, self.width, self.num_heads  # type: ignore[attr-defined]
         if len(latent_shape) != 2 or min(latent_shape) < 1:

@@ -58,14 +58,6 @@ class VAEConfig(LatentTransformerConfig):
                                  f"{self.width}; that needs latent_projection")
 
     @property
-    def num_latent_tokens(self) -> int:
-        return self.latent_shape[0]
-
-    @property
-    def latent_dim(self) -> int:
-        return self.latent_shape[1]
-
-    @property
     def projects_latent(self) -> bool:
         if self.latent_projection is None:
             return self.latent_dim != self.width
