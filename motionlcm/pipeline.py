@@ -121,8 +121,9 @@ class MotionPipeline:
 
             controlnet, traj_encoder = (m.to(device) for m in build_control_modules(ckpt))
         text_encoder = load_text_encoder(ckpt.config["text_encoder"], device=device)
-        if text_encoder.dim != denoiser.config.text_dim:
-            raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_encoder.dim}-d "
+        text_dim = text_encoder.token_dim if denoiser.uses_text_tokens else text_encoder.dim
+        if text_dim != denoiser.config.text_dim:
+            raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")
         schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
         if ckpt.kind == "lcm" or ckpt.config.get("base_kind") == "lcm":
@@ -184,7 +185,7 @@ class MotionPipeline:
         timings: dict[str, float] = {}
 
         t0 = _now(self.device)
-        cond = self.text_encoder.encode(texts).pooled
+        cond = self.denoiser.text_condition(self.text_encoder.encode(texts))
         t1 = _now(self.device)
         shape = tuple(self.denoiser.config.latent_shape)
         if isinstance(generator, list):
@@ -230,7 +231,7 @@ class MotionPipeline:
         if self.sampler_kind == "lcm":
             return lcm_sample(lambda x, t, c, w: self._eps(x, t, c, w, tokens), self.scheduler, cond, noise, steps, scale,
                               generator=generator, progress=progress)
-        uncond = self.text_encoder.empty(len(cond)).pooled if scale != 1.0 else None
+        uncond = self.denoiser.text_condition(self.text_encoder.empty(len(cond))) if scale != 1.0 else None
         return ddim_sample(lambda x, t, c: self._eps(x, t, c, None, tokens), self.scheduler, cond, uncond,
                            tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
 

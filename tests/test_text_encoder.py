@@ -381,13 +381,31 @@ def test_pooled_cache_equals_direct_encoding():
     import torch
 
     from motionlcm.models.text_encoder import load_text_encoder
-    from motionlcm.training.stages import PooledTextCache
+    from motionlcm.training.stages import TextConditionCache
 
     encoder = load_text_encoder("hash:16")
-    cache = PooledTextCache(encoder, max_entries=3)
+    cache = TextConditionCache(encoder, max_entries=3)
     texts = ["a person walks", "a person jumps", "a person walks", "kick"]
     direct = encoder.encode(texts).pooled
     torch.testing.assert_close(cache(texts, torch.device("cpu")), direct)
     assert len(cache.table) == 3
     torch.testing.assert_close(cache(["spin", "a person jumps"], torch.device("cpu")), encoder.encode(["spin", "a person jumps"]).pooled)
     assert len(cache.table) <= 3
+
+
+def test_token_cache_pads_like_a_batch_encoding():
+    import torch
+
+    from motionlcm.models.text_encoder import load_text_encoder
+    from motionlcm.training.stages import TextConditionCache
+
+    encoder = load_text_encoder("hash:16")
+    cache = TextConditionCache(encoder, tokens=True)
+    texts = ["a person walks forward slowly", "jump", "a person walks forward slowly"]
+    direct = encoder.encode(texts)
+    cached = cache(texts, torch.device("cpu"))
+    n = int(direct.mask.sum(-1).max())
+    torch.testing.assert_close(cached, direct.tokens[:, :n])  # zero rows exactly where the mask is False
+    assert len(cache.table) == 2
+    empty = cache.empty(2, torch.device("cpu"))
+    torch.testing.assert_close(empty, encoder.empty(2).tokens[:, : int(encoder.empty(1).mask.sum())])

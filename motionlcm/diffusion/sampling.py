@@ -5,6 +5,8 @@ from typing import Callable
 
 import torch
 
+from ..models.denoiser import cat_text_conditions
+
 EpsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -23,7 +25,8 @@ def ddim_sample(
 ) -> torch.Tensor:
     """Sample latents (B, L, D) with DDIM (eta 0) and classifier-free guidance.
 
-    ``eps_fn(latent, timestep, text_emb)`` predicts noise. With ``uncond`` given and
+    ``eps_fn(latent, timestep, text_emb)`` predicts noise; ``cond``/``uncond`` are text conditions
+    (pooled (B, E) or token states (B, N, E)). With ``uncond`` given and
     ``guidance != 1`` the conditional and unconditional passes run as one doubled batch and are
     combined as ``eps_u + guidance * (eps_c - eps_u)``.
     """
@@ -34,7 +37,7 @@ def ddim_sample(
     latent = initial_noise.to(device=device, dtype=dtype) * scheduler.init_noise_sigma
     scheduler.set_timesteps(num_steps, device=device)
     use_cfg = uncond is not None and guidance != 1.0
-    text = torch.cat([uncond, cond]) if use_cfg else cond
+    text = cat_text_conditions([uncond, cond]) if use_cfg else cond
     timesteps = scheduler.timesteps
     for i, t in enumerate(timesteps):
         model_in = torch.cat([latent, latent]) if use_cfg else latent

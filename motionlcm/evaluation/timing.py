@@ -93,7 +93,7 @@ def bench_pipeline(pipe, method: str, steps: int, guidance: float, batch: int, f
     mask = torch.ones(batch, frames, dtype=torch.bool, device=device)
     row = BenchRow(method, steps, batch)
     with torch.inference_mode():
-        cond = pipe.text_encoder.encode(texts).pooled
+        cond = pipe.denoiser.text_condition(pipe.text_encoder.encode(texts))
         latent = pipe._denoise(cond, noise, steps, guidance, generator, None)
         features = pipe.vae.decode(latent, mask) * pipe.std + pipe.mean
         row.median_ms["text"] = median_ms(lambda: pipe.text_encoder.encode(texts), device, repeats, warmup)

@@ -14,6 +14,13 @@ Token sequence fed to the skip-connected transformer encoder, in this order::
   (MotionLCM's ``cond_proj``), so a freshly added branch leaves the network unchanged.
 * text token: the pooled sentence embedding (B, E) through ``[activation ->] Linear(E, width)``.
 
+``text_conditioning: tokens`` (the embedded default; not in the papers): the text condition is the
+encoder's token states (B, N, E), zero rows = padding (:attr:`TextEncoding.tokens`). They are
+projected to the width and every block cross-attends to them (``TransformerDecoderBlock``); the
+in-sequence text token is the projection of their masked mean. A pooled MiniLM sentence vector
+cannot tell "kicks with the left leg" from "the right leg" (cosine 0.98) nor the order of the
+actions, so the denoiser reads the words themselves.
+
 A learned positional embedding covers all ``L + 2`` tokens. The output at the latent positions is
 mapped back to the latent width and is the epsilon prediction (B, L, D).
 
@@ -30,9 +37,10 @@ from typing import Any, Mapping
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..errors import MotionLCMError
-from .layers import (LatentTransformerConfig, SkipTransformerEncoder, TimestepEmbedding, Timesteps, build_positional_embedding,
+from .layers import (LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder, TimestepEmbedding, Timesteps, build_positional_embedding,
                      config_from_mapping, count_parameters, guidance_scale_embedding, make_activation)
 
 
@@ -61,9 +69,12 @@ class DenoiserConfig(LatentTransformerConfig):
     time_activation: str = "silu"
     guidance_embed_dim: int | None = None  # LCM students: 256; None = no guidance branch
     latent_projection: bool | None = None  # None: project iff latent width != transformer width
+    text_conditioning: str = "pooled"  # pooled (papers) | tokens (cross-attention to token states)
 
     def __post_init__(self) -> None:
         self.check_shapes()
+        if self.text_conditioning not in TEXT_CONDITIONING:
+            raise MotionLCMError(f"text_conditioning must be one of {TEXT_CONDITIONING}, got {self.text_conditioning!r}")
         if self.latent_projection is False and self.latent_shape[1] != self.width:
             raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the transformer width "
                                  f"{self.width}; that needs latent_projection")
@@ -89,6 +100,8 @@ class DenoiserConfig(LatentTransformerConfig):
             raise MotionLCMError(f"unknown denoiser preset {name!r}; choose one of {sorted(DENOISER_PRESETS)}")
         return config_from_mapping(cls, {**DENOISER_PRESETS[name], **overrides})
 
+
+TEXT_CONDITIONING = ("pooled", "tokens")
 
 DENOISER_PRESETS: dict[str, dict[str, Any]] = {
     "v2": dict(latent_shape=(16, 32), text_dim=768, latent_projection=True),
@@ -117,7 +130,8 @@ class LatentDenoiser(nn.Module):
             self.guidance_proj = None
         self.text_proj = nn.Sequential(make_activation(config.text_activation), nn.Linear(config.text_dim, width))
         self.positions = build_positional_embedding(config.positional_embedding, config.num_tokens, width)
-        self.transformer = SkipTransformerEncoder(
+        stack = SkipTransformerDecoder if config.text_conditioning == "tokens" else SkipTransformerEncoder
+        self.transformer = stack(
             width=width, num_layers=config.num_layers, num_heads=config.num_heads, ffn_dim=config.ffn_dim,
             dropout=config.dropout, activation=config.activation, norm_first=config.norm_first,
             final_norm=config.final_norm, norm_eps=config.norm_eps)
@@ -155,39 +169,88 @@ class LatentDenoiser(nn.Module):
             sinusoid = sinusoid + self.guidance_proj(w_embedding)
         return self.time_embedding(sinusoid)
 
+    @property
+    def uses_text_tokens(self) -> bool:
+        return self.config.text_conditioning == "tokens"
+
+    def text_condition(self, encoding) -> torch.Tensor:
+        """What this denoiser reads from a :class:`TextEncoding`: the pooled vectors or the token states."""
+        return encoding.tokens if self.uses_text_tokens else encoding.pooled
+
+    def _text_inputs(self, text: torch.Tensor, batch: int, dtype: torch.dtype
+                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """-> (in-sequence text token (B, width), extra block arguments: cross-attention memory and mask)."""
+        dim = self.config.text_dim
+        if not self.uses_text_tokens:
+            if text.ndim != 2 or text.shape != (batch, dim):
+                raise MotionLCMError(f"text condition must be pooled embeddings (batch={batch}, {dim}), "
+                                     f"got {tuple(text.shape)}")
+            return self.text_proj(text.to(dtype)), {}
+        if text.ndim != 3 or text.shape[0] != batch or text.shape[2] != dim:
+            raise MotionLCMError(f"text condition must be token states (batch={batch}, tokens, {dim}), "
+                                 f"got {tuple(text.shape)}")
+        real = text.abs().amax(-1) > 0  # zero rows are padding (TextEncoding.tokens)
+        if not bool(real.any(-1).all()):
+            raise MotionLCMError("a text condition has no tokens; encode the empty prompt instead of zeros")
+        used = int(real.sum(-1).max())  # padding beyond the longest text costs time, not information
+        text, real = text[:, :used].to(dtype), real[:, :used]
+        memory = self.text_proj(text)
+        weights = real.to(dtype)[..., None]
+        mean = (text * weights).sum(1) / weights.sum(1)
+        return self.text_proj(mean), {"memory": memory, "memory_key_padding_mask": ~real}
+
     def _input_tokens(self, latent: torch.Tensor, timestep: torch.Tensor | float | int, text_emb: torch.Tensor,
-                      guidance: torch.Tensor | float | None) -> torch.Tensor:
+                      guidance: torch.Tensor | float | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if latent.ndim != 3 or tuple(latent.shape[1:]) != tuple(self.config.latent_shape):
             raise MotionLCMError(f"latent must be (batch, {self.config.latent_shape[0]}, {self.config.latent_shape[1]}), "
                                  f"got {tuple(latent.shape)}")
         batch = latent.shape[0]
-        if text_emb.ndim != 2 or text_emb.shape != (batch, self.config.text_dim):
-            raise MotionLCMError(f"text_emb must be (batch={batch}, {self.config.text_dim}), got {tuple(text_emb.shape)}")
         latent_tokens = self.latent_in(latent)
         time_token = self.embed_time(timestep, batch, latent.device, guidance).to(latent_tokens.dtype)
-        text_token = self.text_proj(text_emb.to(latent_tokens.dtype))
+        text_token, block_kwargs = self._text_inputs(text_emb, batch, latent_tokens.dtype)
         tokens = torch.cat([latent_tokens, time_token[:, None], text_token[:, None]], dim=1)
-        return self.positions(tokens)
+        return self.positions(tokens), block_kwargs
 
     def block_outputs(self, latent: torch.Tensor, timestep: torch.Tensor | float | int, text_emb: torch.Tensor,
                       guidance: torch.Tensor | float | None = None) -> list[torch.Tensor]:
         """Hidden states (B, L + 2, width) after each block, in execution order (for a ControlNet copy)."""
-        _, outputs = self.transformer.run_blocks(self._input_tokens(latent, timestep, text_emb, guidance))
+        tokens, block_kwargs = self._input_tokens(latent, timestep, text_emb, guidance)
+        _, outputs = self.transformer.run_blocks(tokens, **block_kwargs)
         return outputs
 
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor | float | int, text_emb: torch.Tensor,
                 guidance: torch.Tensor | float | None = None,
                 controlnet_residuals: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """latent (B, L, D), timestep scalar or (B,), text_emb (B, E) -> epsilon prediction (B, L, D).
+        """latent (B, L, D), timestep scalar or (B,), text condition -> epsilon prediction (B, L, D).
 
+        ``text_emb``: pooled embeddings (B, E), or token states (B, N, E) with zero rows as padding
+        for ``text_conditioning: tokens`` (see :meth:`text_condition`).
         ``guidance`` (scalar or (B,)) is the raw guidance scale ``w`` (embedded here); only for
         denoisers built with ``guidance_embed_dim``. ``controlnet_residuals``: ``num_layers``
         tensors shaped like :meth:`block_outputs`' entries, added to the matching block outputs.
         """
-        hidden, _ = self.transformer.run_blocks(self._input_tokens(latent, timestep, text_emb, guidance),
-                                                controlnet_residuals)
+        tokens, block_kwargs = self._input_tokens(latent, timestep, text_emb, guidance)
+        hidden, _ = self.transformer.run_blocks(tokens, controlnet_residuals, **block_kwargs)
         hidden = self.transformer.final_norm(hidden)
         return self.latent_out(hidden[:, : self.config.num_latent_tokens])
+
+
+def cat_text_conditions(conditions: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate text conditions along the batch; token states are zero-padded to the longest."""
+    if conditions[0].ndim == 2:
+        return torch.cat(conditions)
+    n = max(c.shape[1] for c in conditions)
+    return torch.cat([F.pad(c, (0, 0, 0, n - c.shape[1])) for c in conditions])
+
+
+def select_text_condition(keep: torch.Tensor, condition: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Per sample: ``condition`` where ``keep`` (B,) is True, else ``other`` (e.g. the empty prompt for CFG dropout)."""
+    if condition.ndim == 2:
+        return torch.where(keep[:, None], condition, other)
+    n = max(condition.shape[1], other.shape[1])
+    condition = F.pad(condition, (0, 0, 0, n - condition.shape[1]))
+    other = F.pad(other, (0, 0, 0, n - other.shape[1]))
+    return torch.where(keep[:, None, None], condition, other)
 
 
 def _per_sample(value: torch.Tensor | float | int, batch: int, device: torch.device, name: str) -> torch.Tensor:
@@ -200,4 +263,5 @@ def _per_sample(value: torch.Tensor | float | int, batch: int, device: torch.dev
     return tensor
 
 
-__all__ = ["DenoiserConfig", "DENOISER_PRESETS", "LatentDenoiser"]
+__all__ = ["DenoiserConfig", "DENOISER_PRESETS", "TEXT_CONDITIONING", "LatentDenoiser", "cat_text_conditions",
+           "select_text_condition"]

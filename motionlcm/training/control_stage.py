@@ -34,7 +34,8 @@ from ..models.controlnet import (ControlNetConfig, MotionControlNet, TrajectoryE
                                  controlled_eps)
 from ..motion.features import features_to_joints
 from .checkpoint import build_denoiser, build_vae, load_checkpoint
-from .stages import PooledTextCache, _check_same_normalisation, _Stage
+from ..models.denoiser import select_text_condition
+from .stages import TextConditionCache, _check_same_normalisation, _Stage
 
 # Defaults of the stage's ``control`` and ``loss`` sections (MotionLCM's motionlcm_control_s.yaml).
 CONTROL_DEFAULTS: dict[str, Any] = {
@@ -112,7 +113,7 @@ class ControlStage(_Stage):
         })
         self.text_encoder_name = ckpt.config["text_encoder"]
         self._text = [load_text_encoder(self.text_encoder_name)]  # frozen, outside the module tree
-        self._pooled = PooledTextCache(self._text[0])
+        self._conditions = TextConditionCache(self._text[0], tokens=self.denoiser.uses_text_tokens)
         self.schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
         self.noise_scheduler = make_ddpm_scheduler(self.schedule)
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
@@ -174,11 +175,11 @@ class ControlStage(_Stage):
         return steps.clamp(max=self.schedule.num_train_timesteps - 1), None
 
     def text_embeddings(self, texts: list[str], drop: bool) -> torch.Tensor:
-        pooled = self._pooled(list(texts), self.device)
+        pooled = self._conditions(list(texts), self.device)
         rate = float(self.loss_cfg["cfg_dropout"])
         if drop and rate > 0 and self.base_kind == "mld":
             keep = torch.rand(len(texts), device=pooled.device) >= rate
-            pooled = torch.where(keep[:, None], pooled, self._pooled.empty(len(texts), self.device))
+            pooled = select_text_condition(keep, pooled, self._conditions.empty(len(texts), self.device))
         return pooled
 
     def losses(self, batch, generator: torch.Generator | None = None, density: str | int | None = None,
@@ -242,7 +243,7 @@ class ControlStage(_Stage):
 
         network = self.export_network() if network is None else network
         _, hints, hint_mask = self.make_hints(batch, self.control["eval_density"], one_joint=False, generator=generator)
-        cond = self._pooled(list(batch["text"]), self.device)
+        cond = self._conditions(list(batch["text"]), self.device)
         tokens = network["traj_encoder"].encode_hints(hints, hint_mask)
         w = torch.full((len(cond),), lcm_default_guidance(1) - 1.0, device=self.device)
         noise = torch.randn((len(cond), *self.denoiser.config.latent_shape), generator=generator).to(self.device)

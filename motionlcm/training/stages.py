@@ -11,21 +11,33 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import MotionLCMError
 from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config, vae_loss
+from ..models.denoiser import cat_text_conditions, select_text_condition
 from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
 from .checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
 
 
-class PooledTextCache:
-    """Pooled embeddings of a frozen text encoder, memoised per caption.
+class TextConditionCache:
+    """A frozen text encoder's conditions for a denoiser (pooled vectors or token states), memoised per caption.
 
     Training captions repeat every epoch and the encoder never changes, so on CPU this removes
     the sentence encoder from most training steps (MiniLM costs ~0.2 s per batch of 64 there).
+    Token states are stored trimmed to their real length and zero-padded per batch.
     """
 
-    def __init__(self, encoder, max_entries: int = 200_000):
-        self.encoder, self.max_entries = encoder, max_entries
+    def __init__(self, encoder, tokens: bool = False, max_entries: int = 200_000):
+        self.encoder, self.tokens, self.max_entries = encoder, bool(tokens), max_entries
         self.table: dict[str, torch.Tensor] = {}
+
+    def _condition(self, encoding) -> list[torch.Tensor]:
+        if not self.tokens:
+            return list(encoding.pooled.detach())
+        return [t[m].detach() for t, m in zip(encoding.tokens, encoding.mask)]
+
+    def _stack(self, rows: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        if not self.tokens:
+            return torch.stack(rows).to(device)
+        return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True).to(device)
 
     def __call__(self, texts: list[str], device: torch.device) -> torch.Tensor:
         encoder = self.encoder.to(device)
@@ -35,11 +47,11 @@ class PooledTextCache:
             if len(self.table) + len(missing) > self.max_entries:
                 self.table.clear()
                 missing = unique
-            self.table.update(zip(missing, encoder.encode(missing).pooled.detach()))
-        return torch.stack([self.table[t] for t in texts]).to(device)
+            self.table.update(zip(missing, self._condition(encoder.encode(missing))))
+        return self._stack([self.table[t] for t in texts], device)
 
     def empty(self, n: int, device: torch.device) -> torch.Tensor:
-        return self.encoder.to(device).empty(n).pooled
+        return self._stack(self._condition(self.encoder.to(device).empty(1)) * n, device)
 
 
 class LatentCache:
@@ -223,10 +235,11 @@ class MLDStage(_GeneratorStage):
         self.text_encoder_name = text_encoder
         # Kept out of the module tree: frozen, loaded by name, not part of any checkpoint.
         self._text = [load_text_encoder(text_encoder)]
-        self._pooled = PooledTextCache(self._text[0])
         denoiser = dict(denoiser)
+        uses_tokens = denoiser.get("text_conditioning", "pooled") == "tokens"
+        self._conditions = TextConditionCache(self._text[0], tokens=uses_tokens)
         denoiser.setdefault("latent_shape", list(self.vae.config.latent_shape))
-        denoiser["text_dim"] = self._text[0].dim
+        denoiser["text_dim"] = self._text[0].token_dim if uses_tokens else self._text[0].dim
         self.denoiser = LatentDenoiser(DenoiserConfig.from_dict(denoiser))
         if tuple(self.denoiser.config.latent_shape) != tuple(self.vae.config.latent_shape):
             raise MotionLCMError(f"denoiser latent_shape {self.denoiser.config.latent_shape} differs from the VAE's {self.vae.config.latent_shape}")
@@ -248,11 +261,11 @@ class MLDStage(_GeneratorStage):
         return self
 
     def text_embeddings(self, texts: list[str], drop: bool) -> torch.Tensor:
-        pooled = self._pooled(list(texts), self.device)
+        pooled = self._conditions(list(texts), self.device)
         if drop and self.cfg_dropout > 0:
-            empty = self._pooled.empty(len(texts), self.device)
+            empty = self._conditions.empty(len(texts), self.device)
             keep = torch.rand(len(texts), device=pooled.device) >= self.cfg_dropout
-            pooled = torch.where(keep[:, None], pooled, empty)
+            pooled = select_text_condition(keep, pooled, empty)
         return pooled
 
     def diffusion_loss(self, batch, denoiser: torch.nn.Module, drop_text: bool) -> torch.Tensor:
@@ -308,7 +321,7 @@ class LCMStage(_GeneratorStage):
         self.target.load_state_dict(self.student.state_dict())
         self.text_encoder_name = ckpt.config["text_encoder"]
         self._text = [load_text_encoder(self.text_encoder_name)]  # frozen, outside the module tree
-        self._pooled = PooledTextCache(self._text[0])
+        self._conditions = TextConditionCache(self._text[0], tokens=self.teacher.uses_text_tokens)
         self.schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
         self.register_buffer("grid", skipping_timesteps(self.schedule.num_train_timesteps, int(self.lcm["num_ddim_timesteps"])),
                              persistent=False)
@@ -344,8 +357,8 @@ class LCMStage(_GeneratorStage):
         cfg = self.lcm
         with torch.no_grad():
             z0 = self.posterior(batch).sample()
-            cond = self._pooled(list(batch["text"]), self.device)
-            uncond = self._pooled.empty(len(z0), self.device)
+            cond = self._conditions(list(batch["text"]), self.device)
+            uncond = self._conditions.empty(len(z0), self.device)
         batch_size, device = len(z0), z0.device
 
         def rand(*shape):
@@ -362,7 +375,8 @@ class LCMStage(_GeneratorStage):
 
         prediction = consistency_function(self.student(x_start, start, cond, w), x_start, start, self.alphas_cumprod, **scalings)
         with torch.no_grad():
-            eps_both = self.teacher(torch.cat([x_start, x_start]), torch.cat([start, start]), torch.cat([cond, uncond]))
+            eps_both = self.teacher(torch.cat([x_start, x_start]), torch.cat([start, start]),
+                                    cat_text_conditions([cond, uncond]))
             eps_c, eps_u = eps_both.chunk(2)
             alpha_start = self.alphas_cumprod[start]
             x0 = guided(predict_x0(eps_c, x_start, alpha_start), predict_x0(eps_u, x_start, alpha_start), w)
@@ -386,13 +400,13 @@ class LCMStage(_GeneratorStage):
         size = len(batch["mask"])
         generator = torch.Generator().manual_seed(batch_idx)
         self.log("val/loss", self.distillation_loss(batch, generator), prog_bar=True, batch_size=size, sync_dist=True)
-        cond = self._pooled(list(batch["text"]), self.device)
+        cond = self._conditions(list(batch["text"]), self.device)
         noise = torch.randn((size, *self.student.config.latent_shape), generator=generator).to(self.device)
         scale = lcm_default_guidance(1)
         student = lcm_sample(lambda x, t, c, w: self.student(x, t, c, w), self.lcm_scheduler, cond, noise,
                              num_steps=1, guidance=scale)
         teacher = ddim_sample(lambda x, t, c: self.teacher(x, t, c), self.ddim_scheduler, cond,
-                              self._pooled.empty(size, self.device), tuple(self.student.config.latent_shape), num_steps=10,
+                              self._conditions.empty(size, self.device), tuple(self.student.config.latent_shape), num_steps=10,
                               guidance=scale, initial_noise=noise)
         self.log("val/lcm1_vs_ddim10_latent_mse", F.mse_loss(student, teacher), batch_size=size, sync_dist=True)
 
