@@ -8,6 +8,8 @@ from motionlcm.body.smpl_pose import (
     fk_from_smpl_params,
     joints_to_smpl_params,
     rest_offsets_from_joints,
+    rig_offsets,
+    symmetric_offsets,
 )
 from motionlcm.errors import MotionLCMError
 from motionlcm.export.npz import load_motion_npz, save_motion_npz
@@ -140,5 +142,53 @@ def test_npz_round_trip_holds_smpl_params(fixtures, tmp_path):
     assert data["body_pose"].shape == (frames, 21, 3) and data["rest_offsets"].shape == (22, 3)
     np.testing.assert_array_equal(data["betas"], np.zeros(10))
     reposed = fk_from_smpl_params(data["transl"], data["global_orient"], data["body_pose"], data["rest_offsets"])
-    assert np.linalg.norm(reposed - joints, axis=-1).max() < 1e-4
+    # The stored joints are the rig posed by the stored rotations, exactly (float32 rounding) ...
+    assert np.linalg.norm(reposed - data["joints"], axis=-1).max() < 1e-5
+    np.testing.assert_allclose(data["rest_offsets"], rig_offsets(), atol=1e-7)
+    np.testing.assert_array_equal(data["joints_predicted"], joints.astype(np.float32))
+    # ... and follow the model's joints: this real clip is on HumanML3D's skeleton, the rig is its
+    # symmetric version (pelvis and collar layouts differ by up to 2.8 cm from the asymmetric original).
+    err = np.linalg.norm(data["joints"] - joints, axis=-1)
+    assert err.max() < 0.02 and err.mean() < 0.006
+    lengths = bone_lengths(data["joints"])[:, 1:]
+    assert np.ptp(lengths, axis=0).max() < 1e-5  # every bone keeps its length in every frame
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary files left
+
+
+def test_rig_is_symmetric_and_keeps_the_reference_bone_lengths():
+    from motionlcm.motion.skeleton import MIRROR_PERMUTATION, REFERENCE_JOINTS
+
+    rig = rig_offsets()
+    mirrored = rig[list(MIRROR_PERMUTATION)] * np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(rig, mirrored, atol=1e-12)
+    # Bones whose two sides are equal in HumanML3D's target skeleton keep that length exactly.
+    reference = bone_lengths(REFERENCE_JOINTS)
+    left_knee_to_ankle = np.linalg.norm(rig[7])
+    assert left_knee_to_ankle == pytest.approx((reference[7] + reference[8]) / 2, abs=1e-9)
+    # symmetric_offsets by hand on one pair: (x, y, z) and (-x', y', z') average to mirrors.
+    offsets = np.zeros((22, 3))
+    offsets[16], offsets[17] = (0.10, 0.02, 0.0), (-0.14, 0.0, 0.04)
+    sym = symmetric_offsets(offsets)
+    np.testing.assert_allclose(sym[16], (0.12, 0.01, 0.02))
+    np.testing.assert_allclose(sym[17], (-0.12, 0.01, 0.02))
+
+
+def test_hinge_twist_changes_at_most_20_degrees_a_frame_and_keeps_positions():
+    """A forearm whose bend plane flips each frame (bent 40 degrees, the wrong way): the upper
+    arm's twist used to follow every flip; now it changes by at most MAX_TWIST_STEP a frame."""
+    from scipy.spatial.transform import Rotation
+
+    from motionlcm.body.smpl_pose import MAX_TWIST_STEP, forward_kinematics
+
+    frames = 12
+    local = np.tile(np.eye(3), (frames, 22, 1, 1))
+    for t in range(frames):
+        phi = np.radians(140.0 if t % 2 else -140.0)  # bend direction about the arm, from the hinge
+        axis = np.array([0.0, np.cos(phi), np.sin(phi)])
+        local[t, 18] = Rotation.from_rotvec(axis * np.radians(40.0)).as_matrix()  # left elbow (SMPL 18)
+    joints = forward_kinematics(local, np.tile([0.0, 0.9, 0.0], (frames, 1)), rig_offsets())
+    params = joints_to_smpl_params(joints, offsets=rig_offsets())
+    assert np.linalg.norm(repose(params) - joints, axis=-1).max() < 1e-9  # twist never moves a joint
+    shoulder = params.local_rotations[:, 16]
+    step = np.linalg.norm(Rotation.from_matrix(np.swapaxes(shoulder[:-1], 1, 2) @ shoulder[1:]).as_rotvec(), axis=-1)
+    assert step.max() <= MAX_TWIST_STEP + 1e-9

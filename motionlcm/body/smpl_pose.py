@@ -23,7 +23,8 @@ Conventions
   their rotations are the identity.
 * Twist about a limb is not visible in joint positions. Each single-child joint takes the
   smallest rotation that aims its bone; hips and shoulders then take the twist that makes
-  the knee / elbow bend about its rest hinge axis, faded out as the limb straightens.
+  the knee / elbow bend about its rest hinge axis; while the limb is straight the twist holds
+  its last value, and it never changes by more than 20 degrees between frames.
 
 To drive a real SMPL body with these parameters use ``betas = zeros(10)`` (or the subject's)
 and ``transl - J_rest[0]`` as translation, because SMPL's pelvis sits at ``transl + J_rest[0]``.
@@ -38,7 +39,7 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import MotionLCMError
 from ..motion.rotations import qbetween, quat_to_matrix
-from ..motion.skeleton import NUM_JOINTS, PARENTS
+from ..motion.skeleton import MIRROR_PERMUTATION, NUM_JOINTS, PARENTS, REFERENCE_JOINTS
 
 NUM_BETAS = 10
 _FOOT_PITCH = np.radians(23.0)
@@ -64,6 +65,8 @@ LEAF_JOINTS = (10, 11, 15, 20, 21)
 CHILDREN = tuple(tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS))
 # Below this perpendicular share of the lower limb the bend plane is noise, so no hinge twist.
 _HINGE_FADE = (np.sin(np.radians(10.0)), np.sin(np.radians(30.0)))
+# Largest hinge-twist change between two frames (radians): 20 degrees, 400 degrees/s at 20 fps.
+MAX_TWIST_STEP = np.radians(20.0)
 
 
 @dataclass
@@ -118,6 +121,40 @@ def rest_offsets_from_joints(joints) -> np.ndarray:
         # Averaging shortens non-rigid offsets slightly; keep the median bone lengths.
         offsets[[left, right, up]] = mean / np.linalg.norm(mean, axis=-1, keepdims=True) * lengths[[left, right, up], None]
     return offsets
+
+
+def symmetric_offsets(offsets: np.ndarray) -> np.ndarray:
+    """Rest offsets (22, 3) made left/right symmetric: each pair averaged with its mirror (x -> -x)."""
+    offsets = np.asarray(offsets, dtype=np.float64)
+    mirrored = offsets[list(MIRROR_PERMUTATION)] * np.array([-1.0, 1.0, 1.0])
+    return (offsets + mirrored) / 2
+
+
+_RIG: np.ndarray | None = None
+
+
+def rig_offsets() -> np.ndarray:
+    """The one export rig (22, 3) of every model of this package, in metres.
+
+    Every training motion (HumanML3D, and the procedural corpus, which is built on it) is
+    retargeted onto HumanML3D's target skeleton, so that skeleton in this module's T-pose, made
+    left/right symmetric, is the rig: the same for every clip, whatever bone lengths a
+    generated clip happens to have (BVH, NPZ and GLB exports pose it).
+    """
+    global _RIG
+    if _RIG is None:
+        _RIG = symmetric_offsets(rest_offsets_from_joints(REFERENCE_JOINTS[None]))
+        _RIG.setflags(write=False)
+    return _RIG
+
+
+def fit_rig(joints) -> tuple[SmplParams, np.ndarray]:
+    """Pose :func:`rig_offsets` after joints (T, 22, 3): (its parameters, its joints by forward kinematics).
+
+    The returned joints are what every exporter writes, so BVH, NPZ and GLB show one motion.
+    """
+    params = joints_to_smpl_params(joints, offsets=rig_offsets())
+    return params, fk_from_smpl_params(params.transl, params.global_orient, params.body_pose, params.offsets)
 
 
 def joints_to_smpl_params(joints, offsets: np.ndarray | None = None, hinge_twist: bool = True) -> SmplParams:
@@ -198,19 +235,31 @@ def _aim(parent_rot: np.ndarray, rest_offset: np.ndarray, bone: np.ndarray) -> n
 
 def _apply_hinge_twist(rot: np.ndarray, joints: np.ndarray, offsets: np.ndarray,
                        joint: int, child: int, grandchild: int, bend_rest) -> np.ndarray:
-    """Twist ``rot`` about the bone joint->child so that the lower limb bends along ``bend_rest``."""
+    """Twist ``rot`` about the bone joint->child so that the lower limb bends along ``bend_rest``.
+
+    The twist follows the hinge while the limb is bent and holds its last value while it is
+    straight or bent the wrong way (where the bend plane is noise), changing by at most
+    ``MAX_TWIST_STEP`` per frame: per-frame targets alone jump by up to 180 degrees between
+    frames when a nearly straight limb's bend plane flips.
+    """
     axis = offsets[child] / np.linalg.norm(offsets[child])
     lower = joints[:, grandchild] - joints[:, child]
     lower = lower / np.linalg.norm(lower, axis=-1, keepdims=True).clip(1e-12)
     lower_local = np.einsum("tji,tj->ti", rot, lower)
     perp = lower_local - (lower_local @ axis)[:, None] * axis
     bend = np.asarray(bend_rest, dtype=np.float64)
-    angle = np.arctan2(np.cross(bend, perp) @ axis, perp @ bend)
+    target = np.arctan2(np.cross(bend, perp) @ axis, perp @ bend)
     straightness = np.clip((np.linalg.norm(perp, axis=-1) - _HINGE_FADE[0]) / (_HINGE_FADE[1] - _HINGE_FADE[0]), 0, 1)
-    # A limb bent the wrong way (|angle| near 180 degrees) would flip the whole limb: fade it out.
-    wrong_way = np.clip((np.radians(150.0) - np.abs(angle)) / np.radians(60.0), 0, 1)
-    twist = _axis_angle_to_matrix(axis * (angle * straightness * wrong_way)[:, None])
-    return rot @ twist
+    # A limb bent the wrong way (|angle| near 180 degrees) would flip the whole limb: hold instead.
+    wrong_way = np.clip((np.radians(150.0) - np.abs(target)) / np.radians(60.0), 0, 1)
+    weight = straightness * wrong_way
+    twist = np.empty(len(target))
+    held = 0.0
+    for t in range(len(target)):  # sequential by nature: each frame continues the previous one
+        gap = (target[t] - held + np.pi) % (2 * np.pi) - np.pi
+        held += float(np.clip(weight[t] * gap, -MAX_TWIST_STEP, MAX_TWIST_STEP))
+        twist[t] = held
+    return rot @ _axis_angle_to_matrix(axis * twist[:, None])
 
 
 def _fit_rotation(rest: np.ndarray, current: np.ndarray) -> np.ndarray:

@@ -5,7 +5,10 @@ RightUpLeg, ..., RightHand`` in that (depth-first) order; the root has the chann
 ``Xposition Yposition Zposition Zrotation Yrotation Xrotation``, every other joint
 ``Zrotation Yrotation Xrotation``, so each local rotation is ``Rz @ Ry @ Rx`` (degrees).
 Leaves (toes, head, hands) end in an ``End Site``. Y is up and the rest pose is the T-pose
-of :mod:`motionlcm.body.smpl_pose`, facing +Z.
+of :mod:`motionlcm.body.smpl_pose`, facing +Z. The skeleton is the package's one export rig
+(:func:`~motionlcm.body.smpl_pose.rig_offsets`: HumanML3D's target skeleton, left/right
+symmetric), the same for every clip; the motion it plays equals the ``joints`` of the NPZ
+export of the same clip.
 
 Units: centimetres by default (``units="cm"``), as in most mocap BVH files; in Blender's
 BVH importer set Scale to 0.01 to get metres, or write with ``units="m"``. The root
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..body.smpl_pose import joints_to_smpl_params, validate_joints
+from ..body.smpl_pose import fit_rig, validate_joints
 from ..errors import MotionLCMError
 from ..io import atomic_path
 from ..motion.skeleton import PARENTS
@@ -48,7 +51,7 @@ def save_bvh(path: str | Path, joints, fps: float = FPS, units: str = "cm") -> P
         raise MotionLCMError(f"BVH units must be one of {sorted(UNIT_SCALE)}, got {units!r}")
     if not np.isfinite(fps) or fps <= 0:
         raise MotionLCMError(f"fps must be a positive number, got {fps}")
-    params = joints_to_smpl_params(joints)
+    params, _ = fit_rig(joints)
     text = bvh_text(params.local_rotations, params.transl, params.offsets, fps, UNIT_SCALE[units])
     path = Path(path)
     with atomic_path(path) as tmp:

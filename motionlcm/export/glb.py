@@ -6,8 +6,8 @@ names), each carrying a rigid low-poly mesh: a sphere at the joint and a limb cy
 each child, coloured blue (left), red (right) or grey (centre) like the stick renderer.
 One animation ("motion") drives the pelvis translation and every joint's rotation with
 one LINEAR keyframe per motion frame at ``frame / fps`` seconds; rotations come from the
-inverse kinematics of :mod:`motionlcm.body.smpl_pose`, whose rest T-pose sets the static
-node translations. glTF is Y up, metres, facing +Z, like the motions.
+inverse kinematics of :mod:`motionlcm.body.smpl_pose` onto its one export rig
+(:func:`~motionlcm.body.smpl_pose.rig_offsets`), whose T-pose sets the static node translations. glTF is Y up, metres, facing +Z, like the motions.
 
 The file is assembled by hand (JSON chunk + one binary chunk): the format is small and
 fully specified, and writing it directly keeps a glTF library out of the runtime
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..body.smpl_pose import CHILDREN, joints_to_smpl_params, validate_joints
+from ..body.smpl_pose import CHILDREN, fit_rig, validate_joints
 from ..errors import MotionLCMError
 from ..io import atomic_path
 from ..motion.skeleton import JOINT_NAMES, NUM_JOINTS
@@ -42,7 +42,7 @@ def save_glb(path: str | Path, joints, fps: float = FPS) -> Path:
     joints = validate_joints(joints)
     if not np.isfinite(fps) or fps <= 0:
         raise MotionLCMError(f"fps must be a positive number, got {fps}")
-    params = joints_to_smpl_params(joints)
+    params, _ = fit_rig(joints)  # the model's one rig (smpl_pose.rig_offsets), as BVH and NPZ
     quats = Rotation.from_matrix(params.local_rotations.reshape(-1, 3, 3)).as_quat()  # (x, y, z, w) like glTF
     quats = _continuous(quats.reshape(len(joints), NUM_JOINTS, 4))
     gltf, binary = _build_gltf(params.transl, quats, params.offsets, fps)

@@ -1,9 +1,12 @@
 """NPZ export of a generated motion, with the settings that reproduce it.
 
-Besides joints (T, 22, 3) and features (T, 263) the file holds SMPL-style parameters from
-:func:`motionlcm.body.smpl_pose.joints_to_smpl_params`: ``transl`` (T, 3), ``global_orient``
-(T, 3) and ``body_pose`` (T, 21, 3) axis-angle, ``betas`` zeros (10,), and ``rest_offsets``
-(22, 3), the T-pose skeleton those rotations pose (see that module for the conventions).
+``joints`` (T, 22, 3) are the package's one export rig
+(:func:`motionlcm.body.smpl_pose.rig_offsets`, stored as ``rest_offsets`` (22, 3)) posed by
+forward kinematics of the stored rotations, so they equal the BVH and GLB exports of the same
+clip exactly and keep every bone length fixed. ``joints_predicted`` (T, 22, 3) are the model's
+own joint positions (recovered from ``features`` (T, 263)), which the rig was fitted to.
+The rotations are SMPL-style: ``transl`` (T, 3), ``global_orient`` (T, 3) and ``body_pose``
+(T, 21, 3) axis-angle, ``betas`` zeros (10,) (see that module for the conventions).
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..body.smpl_pose import joints_to_smpl_params
+from ..body.smpl_pose import fit_rig
 from ..io import atomic_path
 
 FPS = 20
@@ -20,12 +23,13 @@ FPS = 20
 def save_motion_npz(path: str | Path, result, index: int = 0, model_id: str = "") -> Path:
     """Write sample ``index`` of a :class:`~motionlcm.pipeline.MotionOutput` atomically."""
     features, joints = result.motion(index)
-    smpl = joints_to_smpl_params(joints)
+    smpl, rig_joints = fit_rig(joints)
     path = Path(path)
     with atomic_path(path) as tmp:
         np.savez(
             tmp,
-            joints=joints.astype(np.float32),
+            joints=rig_joints.astype(np.float32),
+            joints_predicted=joints.astype(np.float32),
             features=features.astype(np.float32),
             text=np.array(result.texts[index]),
             fps=np.array(FPS),
