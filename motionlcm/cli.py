@@ -83,8 +83,10 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 def _cmd_viz(args: argparse.Namespace) -> int:
     from .render.stick import load_joints_for_viz, render_stick_figure
 
+    from .inputs import check_output_file
+
+    out = check_output_file(args.out, ("gif", "mp4"))  # before any rendering
     joints, title = load_joints_for_viz(args.source, dataset_dir=args.data)
-    out = Path(args.out)
     render_stick_figure(joints, out, fps=args.fps, title=args.title or title, size=(args.size, args.size))
     print(f"wrote {out} ({len(joints)} frames)")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,14 @@ def check_output_folder(folder: str | os.PathLike) -> Path:
         existing = existing.parent
     if not existing.is_dir():
         raise MotionLCMError(f"{folder}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise MotionLCMError(f"{folder}: cannot write there (permission denied)")
+    # Probe with a real file: os.access says yes to root everywhere, also where writes fail.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".motionlcm-write-check.", dir=existing)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise MotionLCMError(f"{folder}: cannot write there ({reason.lower()})") from None
+    os.close(fd)
+    os.unlink(probe)
     return folder
 
 

@@ -106,3 +106,43 @@ def test_generate_output_problems_are_reported_before_the_model_loads(tmp_path, 
     blocker.write_text("x")
     assert cli.main(["generate", "a person walks", "--out", str(blocker / "sub" / "m.npz")]) == cli.EXIT_USER_ERROR
     assert "not a folder" in capsys.readouterr().err
+
+
+# sysfs refuses new files to every user, root included: a folder where os.access says "writable"
+# to root but every write fails, as on a read-only mount.
+UNWRITABLE = Path("/sys")
+FIXTURE_JOINTS = Path(__file__).parent / "data" / "humanml3d" / "new_joints" / "012314.npy"
+
+
+@pytest.mark.skipif(not UNWRITABLE.is_dir(), reason="needs /sys")
+@pytest.mark.parametrize("command", [
+    ["generate", "a person walks", "--out", str(UNWRITABLE / "m.mp4")],
+    ["generate", "a person walks", "--out", str(UNWRITABLE / "m.bvh")],
+    ["viz", str(FIXTURE_JOINTS), "--out", str(UNWRITABLE / "v.mp4")],
+    ["viz", str(FIXTURE_JOINTS), "--out", str(UNWRITABLE / "v.gif")],
+])
+def test_unwritable_output_folder_is_one_line_before_any_work(command, capsys, monkeypatch):
+    from motionlcm import cli
+    from motionlcm.pipeline import MotionPipeline
+    from motionlcm.render import stick
+
+    monkeypatch.setattr(MotionPipeline, "from_pretrained", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    monkeypatch.setattr(stick, "render_frames", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rendered")))
+    assert cli.main(command) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write there" in err[0] and "ffmpeg" not in err[0]
+
+
+@pytest.mark.skipif(not UNWRITABLE.is_dir(), reason="needs /sys")
+def test_mp4_writer_reports_a_failed_ffmpeg_in_one_line():
+    """Past every check (e.g. the folder turned read-only meanwhile): ffmpeg exits, silently."""
+    import numpy as np
+
+    from motionlcm.errors import MotionLCMError
+    from motionlcm.render.video import mp4_writer
+
+    with pytest.raises(MotionLCMError, match="wrote no video") as info:
+        with mp4_writer(UNWRITABLE / "z.mp4", (32, 32), 20) as write:
+            for _ in range(3):
+                write(np.zeros((32, 32, 3), np.uint8))
+    assert "\n" not in str(info.value)

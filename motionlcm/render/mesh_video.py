@@ -28,13 +28,13 @@ import os
 import subprocess
 import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MotionLCMError
 from ..io import atomic_path
+from .video import mp4_writer
 
 PLATFORM_CANDIDATES = ("egl", "osmesa")
 BODY_CHOICES = ("mannequin", "smpl", "stick")
@@ -340,7 +340,7 @@ def render_mesh_video(
     renderer = _offscreen_renderer(pyrender, width, height)
     body_node = hint_node = None
     try:
-        with atomic_path(path) as tmp, _mp4_writer(tmp, (width, height), fps) as write:
+        with atomic_path(path) as tmp, mp4_writer(tmp, (width, height), fps) as write:
             for t in range(len(verts)):
                 scene.set_pose(camera, poses[t])
                 body = pyrender.Primitive(positions=verts[t], normals=vertex_normals(verts[t], tris, normals_op),
@@ -392,22 +392,6 @@ def _replace(scene, node, mesh):
     if node is not None:
         scene.remove_node(node)
     return scene.add(mesh) if mesh is not None else None
-
-
-@contextmanager
-def _mp4_writer(path: Path, size: tuple[int, int], fps: float):
-    """Yield a function taking RGB frames (H, W, 3) uint8 into an H.264 MP4 (imageio-ffmpeg's frame pipe)."""
-    try:
-        import imageio_ffmpeg
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise MotionLCMError("writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg)") from None
-    pipe = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                       macro_block_size=1, quality=7)
-    pipe.send(None)
-    try:
-        yield lambda frame: pipe.send(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
-    finally:
-        pipe.close()
 
 
 def render_motion_video(

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MotionLCMError
+from ..io import atomic_path
 from ..motion.skeleton import JOINT_NAMES, PARENTS
+from .video import mp4_writer
 
 # Palette indices and colours.
 BACKGROUND, GRID, PATH_AHEAD, PATH_DONE, LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR, TEXT, SHADOW = range(9)
@@ -201,29 +203,19 @@ def render_stick_figure(
     if suffix == ".mp4":  # yuv420p needs even dimensions
         width, height = width + width % 2, height + height % 2
     frames = render_frames(joints, title=title, size=(width, height), azimuth_deg=azimuth_deg, elevation_deg=elevation_deg)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".gif":
-        frames[0].save(out_path, save_all=True, append_images=frames[1:], duration=max(1, round(1000 / fps)), loop=0)
-    else:
-        _write_mp4(frames, out_path, fps)
+    with atomic_path(out_path) as tmp:  # an interrupted or failed write leaves no half file
+        if suffix == ".gif":
+            frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                           duration=max(1, round(1000 / fps)), loop=0)
+        else:
+            _write_mp4(frames, tmp, fps)
     return out_path
 
 
 def _write_mp4(frames: list, out_path: Path, fps: float) -> None:
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise MotionLCMError("writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg)") from exc
-    width, height = frames[0].size
-    writer = imageio_ffmpeg.write_frames(
-        str(out_path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=7
-    )
-    writer.send(None)
-    try:
+    with mp4_writer(out_path, frames[0].size, fps) as write:
         for frame in frames:
-            writer.send(frame.convert("RGB").tobytes())
-    finally:
-        writer.close()
+            write(np.asarray(frame.convert("RGB")))
 
 
 def load_joints_for_viz(source, dataset_dir=None) -> tuple[np.ndarray, str | None]:
