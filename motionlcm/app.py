@@ -18,8 +18,6 @@ from .errors import MotionLCMError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-DEFAULT_CHECKPOINT = Path("assets") / "checkpoints" / "motionlcm"
-CHECKPOINT_ENV = "MOTIONLCM_APP_CKPT"
 INSTALL_HINT = "the web app needs gradio: pip install 'motionlcm[app]'"
 
 
@@ -30,28 +28,16 @@ def _require_gradio() -> None:
         raise MotionLCMError(INSTALL_HINT) from None
 
 
-def default_checkpoint_candidates() -> list[Path]:
-    """Where the embedded checkpoint may be: $MOTIONLCM_APP_CKPT, beside the package (a source
-    checkout), and the working directory."""
-    candidates = [Path(os.environ[CHECKPOINT_ENV])] if os.environ.get(CHECKPOINT_ENV) else []
-    candidates += [Path(__file__).resolve().parents[1] / DEFAULT_CHECKPOINT, Path.cwd() / DEFAULT_CHECKPOINT]
-    return list(dict.fromkeys(candidates))
-
-
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
-    """The checkpoint folder to load: ``ckpt``, else the embedded default; a clear error if missing."""
+    """The checkpoint folder to load: ``ckpt``, else the default model (:func:`motionlcm.pipeline.default_checkpoint`)."""
     if ckpt is not None:
         path = Path(ckpt).expanduser()
         if not path.is_dir():
             raise MotionLCMError(f"checkpoint folder not found: {path} (give the export/ folder written by `motionlcm train`)")
         return path
-    candidates = default_checkpoint_candidates()
-    for path in candidates:
-        if path.is_dir() and any(path.iterdir()):
-            return path
-    raise MotionLCMError(
-        f"no checkpoint given and the embedded default model is missing (looked in {', '.join(map(str, candidates))}); "
-        "train one with `motionlcm train` and pass --ckpt DIR (its export/ folder), or set " + CHECKPOINT_ENV)
+    from .pipeline import default_checkpoint
+
+    return default_checkpoint()
 
 
 def build_app(pipe, *, smpl_dir: str | None = None, concurrency_limit: int = 2, title: str = "MotionLCM",

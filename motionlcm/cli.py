@@ -243,7 +243,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         lcm = MotionPipeline.from_pretrained(args.lcm, device) if args.lcm else None
         source = f"checkpoints mld={args.mld} lcm={args.lcm}"
     else:
-        from .training.run import config_dir
+        from .configs import config_dir
 
         path = config_dir() / "model" / f"{args.model}.yaml"
         if not path.is_file():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FPS = 20
+from .motion import FPS
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MotionLCMError
+from .motion import FPS
 
-FPS = 20  # HumanML3D's frame rate
 MIN_FRAMES, MAX_FRAMES = 16, 196  # 0.8-9.8 s; 196 is HumanML3D's longest motion
 MIN_SECONDS, MAX_SECONDS = MIN_FRAMES / FPS, MAX_FRAMES / FPS
 MAX_PROMPT_CHARS = 300

@@ -1,6 +1,7 @@
 """MotionPipeline: text -> motion. The one generation API used by the CLI and the app."""
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -63,14 +64,25 @@ def parse_length(text: str | int | float, fps: int = FPS) -> int:
 
 # The embedded default model shipped with the source checkout (see assets/checkpoints/README.md).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "motionlcm"
+# Points the CLI, the Python API and the app at another default model folder.
+CHECKPOINT_ENV = "MOTIONLCM_CKPT"
+
+
+def default_checkpoint_candidates() -> list[Path]:
+    """Where the default model may be, in order: $MOTIONLCM_CKPT, then the embedded one beside the package."""
+    candidates = [Path(os.environ[CHECKPOINT_ENV]).expanduser()] if os.environ.get(CHECKPOINT_ENV) else []
+    return candidates + [DEFAULT_CHECKPOINT]
 
 
 def default_checkpoint() -> Path:
-    """The shipped embedded MotionLCM, or a clear error when this installation lacks it."""
-    if not (DEFAULT_CHECKPOINT / "config.yaml").is_file():
-        raise MotionLCMError(f"the embedded default model is not at {DEFAULT_CHECKPOINT} (install from a source "
-                             "checkout, or pass --ckpt DIR)")
-    return DEFAULT_CHECKPOINT
+    """The default model folder (the one rule for CLI, Python API and app), or a clear error."""
+    candidates = default_checkpoint_candidates()
+    for path in candidates:
+        if (path / "config.yaml").is_file():
+            return path
+    raise MotionLCMError(
+        f"no checkpoint given and the embedded default model is missing (looked in {', '.join(map(str, candidates))}); "
+        f"install from a source checkout, pass --ckpt DIR (an export/ folder of `motionlcm train`) or set {CHECKPOINT_ENV}")
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -107,9 +119,9 @@ class MotionPipeline:
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device | None = None) -> "MotionPipeline":
         """Load an exported checkpoint folder; ``None`` loads the shipped embedded default."""
+        from .checkpoint import build_denoiser, build_vae, load_checkpoint
         from .diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
         from .models.text_encoder import load_text_encoder
-        from .training.checkpoint import build_denoiser, build_vae, load_checkpoint
 
         device = pick_device(device)
         directory = default_checkpoint() if directory is None else directory

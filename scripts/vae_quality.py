@@ -26,7 +26,7 @@ from motionlcm.motion.features import features_to_joints
 
 def load_vae(path: Path, data_root: Path):
     if path.is_dir():
-        from motionlcm.training.checkpoint import build_vae, load_checkpoint
+        from motionlcm.checkpoint import build_vae, load_checkpoint
         ckpt = load_checkpoint(path)
         return build_vae(ckpt), ckpt.mean, ckpt.std
     state = torch.load(path, map_location="cpu", weights_only=False)  # our own training checkpoint

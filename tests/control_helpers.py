@@ -38,7 +38,7 @@ def tiny_student(seed: int = 0, guidance_embed_dim: int | None = 256) -> LatentD
 def save_tiny_lcm(directory: Path, mean: np.ndarray, std: np.ndarray, seed: int = 0, kind: str = "lcm") -> Path:
     """An exported ``lcm`` (or ``mld``) checkpoint with random tiny weights (the layout the stages write)."""
     from motionlcm.diffusion import NoiseSchedule
-    from motionlcm.training.checkpoint import save_checkpoint
+    from motionlcm.checkpoint import save_checkpoint
 
     vae, student = tiny_vae(seed), tiny_student(seed + 1, 256 if kind == "lcm" else None)
     config = {"vae": vae.config.to_dict(), "denoiser": student.config.to_dict(), "text_encoder": TEXT_ENCODER,

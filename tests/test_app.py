@@ -107,11 +107,25 @@ def test_only_files_in_the_upload_folder_are_read(tmp_path, where):
 
 def test_missing_default_checkpoint_is_explained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("motionlcm.app.default_checkpoint_candidates", lambda: [tmp_path / "assets/checkpoints/motionlcm"])
+    monkeypatch.setattr("motionlcm.pipeline.DEFAULT_CHECKPOINT", tmp_path / "assets/checkpoints/motionlcm")
+    monkeypatch.delenv("MOTIONLCM_CKPT", raising=False)
     with pytest.raises(MotionLCMError, match=r"embedded default model is missing.*--ckpt"):
         resolve_checkpoint(None)
     with pytest.raises(MotionLCMError, match="checkpoint folder not found"):
         resolve_checkpoint(tmp_path / "nope")
+
+
+def test_default_model_follows_the_environment(tmp_path, monkeypatch):
+    """One rule for CLI, Python API and app: $MOTIONLCM_CKPT first, then the embedded model."""
+    from motionlcm.pipeline import DEFAULT_CHECKPOINT, default_checkpoint
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.yaml").write_text("kind: lcm\n")
+    monkeypatch.setenv("MOTIONLCM_CKPT", str(other))
+    assert default_checkpoint() == other == resolve_checkpoint(None)
+    monkeypatch.setenv("MOTIONLCM_CKPT", str(tmp_path / "missing"))
+    assert default_checkpoint() == DEFAULT_CHECKPOINT  # the shipped one, present in every clone
 
 
 def test_cli_parser_registers_the_app_command():

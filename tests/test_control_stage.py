@@ -89,7 +89,7 @@ def fixed_control_loss(stage, batch) -> float:
 
 
 def test_export_holds_every_module_and_keeps_the_base_frozen(setup, trained_control):
-    from motionlcm.training.checkpoint import load_checkpoint
+    from motionlcm.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(trained_control)
     base = load_checkpoint(setup["lcm"])
@@ -105,7 +105,7 @@ def test_export_holds_every_module_and_keeps_the_base_frozen(setup, trained_cont
 
 
 def test_a_few_steps_lower_the_control_loss(setup, trained_control):
-    from motionlcm.training.checkpoint import load_checkpoint
+    from motionlcm.checkpoint import load_checkpoint
 
     batch = train_batch(setup)
     stage = fresh_stage(setup)  # zero-initialised: exactly the base model
@@ -143,7 +143,7 @@ def test_pipeline_follows_hints_better_with_latent_tuning(setup, trained_control
 def test_mld_base_controlnet_starts_as_the_teacher(setup, tmp_path):
     """On an MLD base (DDIM + CFG, control tokens doubled with the batch) a fresh ControlNet changes nothing."""
     from motionlcm.pipeline import MotionPipeline
-    from motionlcm.training.checkpoint import save_checkpoint
+    from motionlcm.checkpoint import save_checkpoint
 
     stage = fresh_stage(setup, "mld", cfg_dropout=0.5)
     losses = stage.losses(train_batch(setup), torch.Generator().manual_seed(0), drop_text=True)
@@ -176,7 +176,7 @@ def test_temporal_and_six_joint_training_hints(setup):
 
 
 def test_configuration_errors(setup, tmp_path):
-    from motionlcm.training.checkpoint import load_checkpoint, save_checkpoint
+    from motionlcm.checkpoint import load_checkpoint, save_checkpoint
     from motionlcm.training.run import compose_config, train
     from tests.control_helpers import tiny_vae
 

@@ -117,7 +117,7 @@ def test_gradients_reach_the_controlnet_and_the_trajectory_encoder_but_not_the_b
 def test_control_modules_round_trip_through_a_checkpoint(models, tmp_path):
     import numpy as np
 
-    from motionlcm.training.checkpoint import load_checkpoint, save_checkpoint
+    from motionlcm.checkpoint import load_checkpoint, save_checkpoint
 
     base, controlnet, encoder = models
     torch.nn.init.normal_(controlnet.residual_projections[0].weight)  # something non-zero to compare

@@ -87,7 +87,7 @@ def test_config_dispatch_round_trip_and_errors():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    from motionlcm.training.checkpoint import build_vae, load_checkpoint, save_checkpoint
+    from motionlcm.checkpoint import build_vae, load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     vae = motion_vae_from_config(TINY).eval()

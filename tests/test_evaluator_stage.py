@@ -71,7 +71,7 @@ def test_lightning_run_logs_r_precision_and_exports_a_loadable_evaluator(small_d
 
     from motionlcm.data.datamodule import MotionDataModule
 
-    if "evaluator" not in ckpt.KINDS:  # until the lead registers the kind in training/checkpoint.py
+    if "evaluator" not in ckpt.KINDS:  # until the lead registers the kind in checkpoint.py
         monkeypatch.setattr(ckpt, "KINDS", (*ckpt.KINDS, "evaluator"))
     (small_dataset / "val.txt").write_text("100001\n000612\n")  # two validation pairs: a group of 2
     data = MotionDataModule(small_dataset, batch_size=2, eval_batch_size=2, num_workers=0, mode="text")

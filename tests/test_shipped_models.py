@@ -76,7 +76,7 @@ def test_shipped_vae_reconstructs_steps_on_fresh_motions():
     no jitter, rigid bones - measured on 24 motions it never saw."""
     from motionlcm.evaluation.joint_quality import joint_quality
     from motionlcm.evaluation.metrics import mpjpe
-    from motionlcm.training.checkpoint import build_vae, load_checkpoint
+    from motionlcm.checkpoint import build_vae, load_checkpoint
 
     ckpt = load_checkpoint(SHIPPED / "motionlcm")
     vae = build_vae(ckpt)

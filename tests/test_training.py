@@ -9,7 +9,7 @@ import torch
 
 from motionlcm.cli import main
 from motionlcm.errors import MotionLCMError
-from motionlcm.training.checkpoint import load_checkpoint
+from motionlcm.checkpoint import load_checkpoint
 from motionlcm.training.run import compose_config, train
 from tests.training_helpers import TINY_VAE, StepRecorder, common
 
@@ -29,7 +29,7 @@ def test_vae_stage_exports_a_complete_checkpoint(trained):
 
 def test_saved_vae_reproduces_the_trained_network(trained):
     from motionlcm.models import motion_vae_from_config
-    from motionlcm.training.checkpoint import load_state
+    from motionlcm.checkpoint import load_state
     from motionlcm.training.stages import VAEStage
 
     ckpt = load_checkpoint(trained["vae"])

@@ -26,9 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import MotionLCMError
+from ..motion import FPS
 from ..motion.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS
 
-FPS = 20
 JOINT_ALIASES = {"root": "pelvis", "hips": "pelvis"}
 PATH_TYPES = ("line", "circle", "s_curve")
 TOP_LEVEL_KEYS = {"joints", "keyframes", "description", "version"}

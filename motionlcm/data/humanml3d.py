@@ -19,9 +19,9 @@ from torch.utils.data import Dataset
 
 from ..errors import MotionLCMError
 from ..io import load_npy
+from ..motion import FPS
 from ..motion.features import FEATURE_DIM
 
-FPS = 20
 MIN_FRAMES = 40
 MAX_FRAMES_EXCLUSIVE = 200
 MAX_MOTION_LENGTH = 196

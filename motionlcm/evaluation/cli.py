@@ -34,7 +34,7 @@ def compose_eval_config(overrides: list[str]) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from ..training.run import config_dir
+    from ..configs import config_dir
 
     folder = config_dir()
     if not (folder / f"{CONFIG_NAME}.yaml").is_file():

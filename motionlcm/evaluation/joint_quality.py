@@ -22,10 +22,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..motion import FPS
 from ..motion.skeleton import JOINT_INDEX, PARENTS
 from .metrics import foot_skating_ratio
 
-FPS = 20.0
 LEFT_FOOT = (JOINT_INDEX["left_ankle"], JOINT_INDEX["left_foot"])
 RIGHT_FOOT = (JOINT_INDEX["right_ankle"], JOINT_INDEX["right_foot"])
 

@@ -104,10 +104,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import MotionLCMError
+from ..motion import FPS
 from ..motion.skeleton import JOINT_INDEX
 from .joint_quality import count_foot_lifts
 
-FPS = 20.0
 MAX_CLIP_FRAMES = 196
 
 _J = JOINT_INDEX

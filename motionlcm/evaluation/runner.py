@@ -271,7 +271,7 @@ class VAEReconstruction:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str = "cpu") -> VAEReconstruction:
-        from ..training.checkpoint import build_vae, load_checkpoint
+        from ..checkpoint import build_vae, load_checkpoint
 
         ckpt = load_checkpoint(path, expected_kinds=("vae", "mld", "lcm", "control"))
         return cls(build_vae(ckpt), ckpt.mean, ckpt.std, torch.device(device), str(path))

@@ -24,9 +24,9 @@ from scipy.spatial.transform import Rotation
 from ..body.smpl_pose import fit_rig, validate_joints
 from ..errors import MotionLCMError
 from ..io import atomic_path
+from ..motion import FPS
 from ..motion.skeleton import PARENTS
 
-FPS = 20
 # BVH name of every SMPL-22 joint, in the order the joints are written (depth first).
 BVH_JOINTS = (
     ("Hips", 0), ("LeftUpLeg", 1), ("LeftLeg", 4), ("LeftFoot", 7), ("LeftToe", 10),

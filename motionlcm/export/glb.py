@@ -25,9 +25,9 @@ from scipy.spatial.transform import Rotation
 from ..body.smpl_pose import CHILDREN, fit_rig, validate_joints
 from ..errors import MotionLCMError
 from ..io import atomic_path
+from ..motion import FPS
 from ..motion.skeleton import JOINT_NAMES, NUM_JOINTS
 
-FPS = 20
 JOINT_RADIUS = 0.03
 LIMB_RADIUS = 0.02
 HEAD_RADIUS = 0.09

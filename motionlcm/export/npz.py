@@ -16,8 +16,7 @@ import numpy as np
 
 from ..body.smpl_pose import fit_rig
 from ..io import atomic_path
-
-FPS = 20
+from ..motion import FPS
 
 
 def save_motion_npz(path: str | Path, result, index: int = 0, model_id: str = "") -> Path:

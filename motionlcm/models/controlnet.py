@@ -189,7 +189,7 @@ def controlled_eps(denoiser: LatentDenoiser, controlnet: MotionControlNet | None
 
 def build_control_modules(ckpt) -> tuple[MotionControlNet, TrajectoryEncoder]:
     """The ControlNet and trajectory encoder of an exported ``control`` checkpoint, in eval mode."""
-    from ..training.checkpoint import load_state
+    from ..checkpoint import load_state
 
     controlnet = MotionControlNet(DenoiserConfig.from_dict(ckpt.config["denoiser"]),
                                   ControlNetConfig.from_dict(ckpt.config.get("controlnet")))

@@ -243,7 +243,7 @@ class TrainedEvaluator:
 
 def load_evaluator(path: str | Path, device: torch.device | str = "cpu") -> TrainedEvaluator:
     """Load a folder exported by the ``evaluator`` training stage (config.yaml + model.safetensors + Mean/Std)."""
-    from ..training.checkpoint import load_checkpoint, load_state
+    from ..checkpoint import load_checkpoint, load_state
     from .text_encoder import load_text_encoder
 
     checkpoint = load_checkpoint(path, expected_kinds=(EVALUATOR_KIND,))

@@ -19,6 +19,7 @@ from ..errors import MotionLCMError
 from . import skeleton as sk
 from .rotations import numpy_compatible, qbetween, qinv, qmul, qrot, quat_to_cont6d, quat_to_matrix, matrix_to_cont6d
 
+FPS = 20  # HumanML3D's frame rate: every motion, model and export of the package runs at it
 FEATURE_DIM = 263
 ROOT_YAW = slice(0, 1)
 ROOT_VEL_XZ = slice(1, 3)

@@ -33,7 +33,7 @@ from ..errors import MotionLCMError
 from ..models.controlnet import (ControlNetConfig, MotionControlNet, TrajectoryEncoder, TrajectoryEncoderConfig,
                                  controlled_eps)
 from ..motion.features import features_to_joints
-from .checkpoint import build_denoiser, build_vae, load_checkpoint
+from ..checkpoint import build_denoiser, build_vae, load_checkpoint
 from ..models.denoiser import select_text_condition
 from .stages import TextConditionCache, _check_same_normalisation, _Stage
 

@@ -10,18 +10,10 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import MotionLCMError
-from .checkpoint import save_checkpoint
+from ..checkpoint import save_checkpoint
+from ..configs import config_dir
 
 STAGES = ("vae", "mld", "lcm", "evaluator", "control")
-
-
-def config_dir() -> Path:
-    """The Hydra config folder: $MOTIONLCM_CONFIG_DIR, else ``configs/`` of the source checkout."""
-    env = os.environ.get("MOTIONLCM_CONFIG_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "configs"
-    if not (path / "train.yaml").is_file():
-        raise MotionLCMError(f"training configs not found in {path}; install from a source checkout or set MOTIONLCM_CONFIG_DIR")
-    return path
 
 
 def compose_config(overrides: list[str]):

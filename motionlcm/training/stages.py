@@ -14,7 +14,7 @@ from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config, vae
 from ..models.denoiser import cat_text_conditions, select_text_condition
 from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
-from .checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
+from ..checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
 
 
 class TextConditionCache:

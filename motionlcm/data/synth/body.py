@@ -21,9 +21,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
+from ...motion import FPS
 from ...motion import skeleton as sk
 
-FPS = 20
 LEFT, RIGHT = 0, 1
 SIDE_SIGN = np.array([1.0, -1.0])  # +X is the person's left
 

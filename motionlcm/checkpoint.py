@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import yaml
 
-from ..errors import MotionLCMError
-from ..io import atomic_path, load_npy, save_npy
+from .errors import MotionLCMError
+from .io import atomic_path, load_npy, save_npy
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -112,7 +112,7 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
 
 def build_vae(ckpt: Checkpoint):
     """The checkpoint's VAE with its weights, in eval mode."""
-    from ..models import motion_vae_from_config
+    from .models import motion_vae_from_config
 
     vae = motion_vae_from_config(ckpt.config["vae"])
     load_state(vae, ckpt.sub_state("vae"), str(ckpt.path))
@@ -121,7 +121,7 @@ def build_vae(ckpt: Checkpoint):
 
 def build_denoiser(ckpt: Checkpoint):
     """The checkpoint's denoiser (an MLD teacher or an LCM student) with its weights, in eval mode."""
-    from ..models import DenoiserConfig, LatentDenoiser
+    from .models import DenoiserConfig, LatentDenoiser
 
     denoiser = LatentDenoiser(DenoiserConfig.from_dict(ckpt.config["denoiser"]))
     load_state(denoiser, ckpt.sub_state("denoiser"), str(ckpt.path))

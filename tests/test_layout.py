@@ -1,0 +1,23 @@
+"""The package's layering: inference never imports training (README, "Layout")."""
+import subprocess
+import sys
+
+INFERENCE = ["motionlcm.pipeline", "motionlcm.app_core", "motionlcm.app", "motionlcm.export.batch", "motionlcm.export.bvh",
+             "motionlcm.render.stick", "motionlcm.models.controlnet", "motionlcm.models.evaluator",
+             "motionlcm.diffusion.latent_tuning", "motionlcm.evaluation.runner", "motionlcm.checkpoint"]
+
+
+def test_inference_modules_do_not_import_training():
+    code = ("import importlib, sys\n"
+            f"for name in {INFERENCE!r}: importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('motionlcm.training')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_one_frame_rate():
+    from motionlcm import inputs
+    from motionlcm.export import bvh, glb, npz
+    from motionlcm.motion import FPS
+
+    assert FPS == 20 and inputs.FPS is bvh.FPS is glb.FPS is npz.FPS is FPS
