@@ -107,14 +107,16 @@ class GenerationRequest:
 @dataclass(frozen=True)
 class ControlSupport:
     """What control a pipeline offers: a ControlNet follows hints directly; consistency latent
-    tuning (LCM-family models) follows them by optimising the initial noise, ``tuning`` steps."""
+    tuning (LCM-family models) follows them by optimising the initial noise, ``tuning`` steps;
+    exact hints (any model) correct the generated joints to meet them."""
 
     controlnet: bool = False
     tuning: bool = False
+    exact: bool = False
 
     @property
     def available(self) -> bool:
-        return self.controlnet or self.tuning
+        return self.controlnet or self.tuning or self.exact
 
     @property
     def default_tuning_steps(self) -> int:
@@ -133,7 +135,7 @@ class ControlSupport:
             return cls()
         sampler = getattr(pipe, "sampler_kind", getattr(pipe, "kind", ""))
         return cls(controlnet=getattr(pipe, "controlnet", None) is not None,
-                   tuning="latent_tuning_steps" in params and sampler == "lcm")
+                   tuning="latent_tuning_steps" in params and sampler == "lcm", exact="exact_hints" in params)
 
 
 def check_tuning_steps(value: Any, control: ControlSupport, controlled: bool) -> int:
@@ -142,7 +144,7 @@ def check_tuning_steps(value: Any, control: ControlSupport, controlled: bool) ->
         return 0
     if steps and not control.tuning:
         raise MotionLCMError("This model cannot use latent tuning (it needs a MotionLCM checkpoint); set the steps to 0.")
-    if not steps and not control.controlnet:
+    if not steps and not control.controlnet and not control.exact:
         raise MotionLCMError("This model has no ControlNet: set the latent tuning steps above 0 to follow the control.")
     return int(steps)
 

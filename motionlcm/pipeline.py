@@ -31,6 +31,8 @@ class MotionOutput:
     hints: np.ndarray | None = None  # (B, T, 22, 3) metres, when generated under control
     hint_mask: np.ndarray | None = None  # (B, T, 22) bool
     tuning: dict | None = None  # latent tuning: steps, hint loss before/after (first/last step), seconds
+    # exact hints (control/exact.py): per sample {mean_before, max_before, mean_after, max_after, unreachable} metres
+    hint_errors: list[dict] | None = None
 
     def seed_of(self, index: int) -> int | None:
         """The seed that reproduces sample ``index`` (with the same batch when one seed was given)."""
@@ -157,7 +159,8 @@ class MotionPipeline:
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
                  guidance: float | None = None, seed: int | Sequence[int] | None = None,
                  progress: Callable[[int, int], None] | None = None, control=None, latent_tuning_steps: int = 0,
-                 tuning_progress: Callable[[int, int, float], None] | None = None) -> MotionOutput:
+                 tuning_progress: Callable[[int, int, float], None] | None = None,
+                 exact_hints: bool = True) -> MotionOutput:
         """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
         sample then depends only on its own seed, whatever else is in the batch).
 
@@ -165,7 +168,9 @@ class MotionPipeline:
         ``docs/control_spec.md``) for every sample, a list with one per sample, or ``(hints, mask)``
         arrays ((T, 22, 3) metres and (T, 22) bool, or batched). ``latent_tuning_steps``: Adam steps
         of consistency latent tuning (MotionLCM uses 400) - needs an LCM-family checkpoint;
-        ``tuning_progress(step, total, hint_loss)`` is called after each.
+        ``tuning_progress(step, total, hint_loss)`` is called after each. ``exact_hints`` (default on):
+        after sampling, a motion-space correction (:mod:`motionlcm.control.exact`) makes the joints
+        meet the hints exactly; ``features`` are then recomputed from the corrected joints.
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -206,7 +211,7 @@ class MotionPipeline:
             noise = torch.randn((len(texts), *shape), generator=generator)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
-        hints, hint_mask, tokens = self._control_inputs(control, frames, latent_tuning_steps)
+        hints, hint_mask, tokens = self._control_inputs(control, frames, latent_tuning_steps, exact_hints)
         tuning = None
         if latent_tuning_steps > 0:
             latent, tuning = self._tuned_latent(cond, noise, steps, scale, generator, mask, hints, hint_mask, tokens,
@@ -220,12 +225,19 @@ class MotionPipeline:
         t3 = _now(self.device)
         joints = features_to_joints(features.double(), mask).float()
         t4 = _now(self.device)
+        hint_errors = None
+        if hints is not None and exact_hints:
+            features, joints, hint_errors = _meet_hints(features, joints, hints, hint_mask, frames)
+        t5 = _now(self.device)
         # AITS (REFERENCE.md) counts text + denoise + decode; joints recovery is reported apart.
-        timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, joints=t4 - t3, total=t4 - t0)
+        timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, joints=t4 - t3, total=t5 - t0)
+        if hint_errors is not None:
+            timings["exact_hints"] = t5 - t4
         if latent_tuning_steps > 0:
             timings["denoise"] = t2 - t1 - timings["tuning"]
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
-                            seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning)
+                            seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning,
+                            hint_errors)
 
     def _eps(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
              tokens: torch.Tensor | None) -> torch.Tensor:
@@ -247,7 +259,7 @@ class MotionPipeline:
         return ddim_sample(lambda x, t, c: self._eps(x, t, c, None, tokens), self.scheduler, cond, uncond,
                            tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
 
-    def _control_inputs(self, control, frames: list[int], tuning_steps: int):
+    def _control_inputs(self, control, frames: list[int], tuning_steps: int, exact_hints: bool = True):
         """(hints, mask, control tokens) on the device; all None without control."""
         if tuning_steps < 0:
             raise MotionLCMError(f"latent tuning steps must be >= 0, got {tuning_steps}")
@@ -255,9 +267,9 @@ class MotionPipeline:
             if tuning_steps > 0:
                 raise MotionLCMError("latent tuning needs control hints (a control spec)")
             return None, None, None
-        if self.controlnet is None and tuning_steps == 0:
+        if self.controlnet is None and tuning_steps == 0 and not exact_hints:
             raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet; "
-                                 "use a 'control' checkpoint, or latent tuning steps > 0 to follow the hints")
+                                 "use a 'control' checkpoint, latent tuning steps > 0 or exact hints to follow the hints")
         from .control.spec import control_batch
 
         hints_np, mask_np = control_batch(control, frames)
@@ -296,6 +308,33 @@ class MotionPipeline:
         summary = {"steps": result.steps, "hint_loss_first": result.hint_loss[0] if result.hint_loss else None,
                    "hint_loss_last": result.hint_loss[-1] if result.hint_loss else None, "seconds": result.seconds}
         return latent, summary
+
+
+def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
+                frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+    """Exact hints per sample on its valid frames; features recomputed from the corrected joints.
+
+    HumanML3D features are relative to the first frame (floor, origin, facing +Z) and have one
+    frame fewer than their joints, so the last frame's features are repeated.
+    """
+    import dataclasses
+
+    from .control.exact import meet_hints
+    from .motion.features import joints_to_features
+
+    features, joints = features.clone(), joints.clone()
+    reports = []
+    for i, n in enumerate(frames):
+        if not bool(hint_mask[i, :n].any()):
+            reports.append(None)
+            continue
+        corrected, report = meet_hints(joints[i, :n].cpu().numpy(), hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
+        joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
+        recomputed = joints_to_features(torch.as_tensor(corrected), retarget=False).to(features.dtype)
+        features[i, : n - 1] = recomputed.to(features.device)
+        features[i, n - 1] = recomputed[-1].to(features.device)
+        reports.append(dataclasses.asdict(report))
+    return features, joints, reports
 
 
 def _numpy_or_none(tensor: torch.Tensor | None) -> np.ndarray | None:

@@ -127,10 +127,12 @@ def test_pipeline_tunes_a_plain_lcm_without_a_controlnet(tmp_path, fixtures):
     pipe = MotionPipeline.from_pretrained(export, device="cpu")
     hints, mask = pelvis_line_hints(40, every=2)
     with pytest.raises(MotionLCMError, match="without a ControlNet"):
-        pipe("a person walks", 40, seed=3, control=(hints, mask))
+        pipe("a person walks", 40, seed=3, control=(hints, mask), exact_hints=False)
+    exact = pipe("a person walks", 40, seed=3, control=(hints, mask))  # the motion-space correction alone
+    assert pelvis_error(exact.joints[0], hints, mask) < 1e-6 and exact.hint_errors[0]["max_after"] < 1e-6
     plain = pipe("a person walks", 40, seed=3)
     progress = []
-    tuned = pipe("a person walks", 40, seed=3, control=(hints, mask), latent_tuning_steps=60,
+    tuned = pipe("a person walks", 40, seed=3, control=(hints, mask), latent_tuning_steps=60, exact_hints=False,
                  tuning_progress=lambda step, total, loss: progress.append(step))
     assert progress == list(range(1, 61)) and tuned.tuning["steps"] == 60
     assert tuned.hints.shape == (1, 40, 22, 3) and tuned.hint_mask[0, :, 0].sum() == 21

@@ -1,0 +1,115 @@
+"""Exact hints by motion-space correction (motionlcm/control/exact.py), on real HumanML3D joints."""
+import numpy as np
+import pytest
+
+from motionlcm.control.exact import SUPPORTED, displacement_field, meet_hints, two_bone_ik
+from motionlcm.errors import MotionLCMError
+from motionlcm.motion.features import features_to_joints
+from motionlcm.motion.skeleton import bone_lengths
+
+
+@pytest.fixture(scope="module")
+def motion(fixtures):
+    return features_to_joints(np.load(fixtures / "new_joint_vecs" / "000612.npy").astype(np.float64))[:120]
+
+
+def test_displacement_field_is_exact_at_hints_and_fades_away():
+    frames = 60
+    hinted = np.zeros(frames, bool)
+    hinted[[10, 30]] = True
+    residual = np.zeros((frames, 3))
+    residual[10], residual[30] = (0.2, 0.0, 0.0), (0.0, -0.1, 0.05)
+    field = displacement_field(residual, hinted, decay_frames=8.0)
+    np.testing.assert_array_equal(field[hinted], residual[hinted])
+    # One hint: the field decays over about 3 x decay_frames (by solving the same system by hand: 0.57, 0.18, 0.00).
+    single = np.zeros(frames, bool)
+    single[10] = True
+    one = displacement_field(np.ones((frames, 1)), single, decay_frames=10.0)[:, 0]
+    assert one[20] == pytest.approx(0.568, abs=0.01) and one[30] == pytest.approx(0.183, abs=0.01) and abs(one[40]) < 0.01
+    assert np.abs(np.diff(field, 2, axis=0)).max() < 0.02  # smooth: no kink at the hinted frames
+    np.testing.assert_array_equal(displacement_field(residual, np.zeros(frames, bool)), 0.0)
+    every = np.ones(frames, bool)
+    np.testing.assert_array_equal(displacement_field(residual, every), residual)
+
+
+def test_two_bone_ik_known_answers():
+    a = np.zeros((2, 3))
+    b = np.array([[0.0, -0.3, 0.0]] * 2)
+    c = np.array([[0.0, -0.6, 0.0]] * 2)
+    target = np.array([[0.3, -0.3, 0.0], [0.0, 0.0, 5.0]])  # reachable; 5 m away
+    new_b, new_c, reached = two_bone_ik(a, b, c, target)
+    assert reached.tolist() == [True, False]
+    np.testing.assert_allclose(new_c[0], target[0], atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(new_b - a, axis=-1), 0.3, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(new_c - new_b, axis=-1), 0.3, atol=1e-9)
+    # Unreachable: the limb points straight at the target, fully stretched.
+    np.testing.assert_allclose(new_c[1], [0.0, 0.0, 0.6], atol=1e-6)
+
+
+def _hints(motion, joints, frames, offset):
+    hints = np.zeros_like(motion)
+    mask = np.zeros(motion.shape[:2], bool)
+    for j in joints:
+        hints[frames, j] = motion[frames, j] + offset
+        mask[frames, j] = True
+    return hints, mask
+
+
+DENSITIES = {"100%": np.arange(120), "25%": np.arange(0, 120, 4), "5 frames": np.array([0, 30, 60, 90, 119]),
+             "2 frames": np.array([0, 119]), "1 frame": np.array([55])}
+
+
+@pytest.mark.parametrize("density", list(DENSITIES))
+def test_pelvis_hints_met_at_every_density_with_bones_unchanged(motion, density):
+    frames = DENSITIES[density]
+    hints, mask = _hints(motion, [0], frames, np.array([0.12, 0.0, -0.08]))
+    corrected, report = meet_hints(motion, hints, mask)
+    error = np.linalg.norm(corrected - hints, axis=-1)[mask]
+    assert report.mean_before == pytest.approx(np.hypot(0.12, 0.08))
+    assert error.max() < 1e-9 and report.max_after < 1e-9 and report.unreachable == 0
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-9)
+
+
+@pytest.mark.parametrize("joint_set", [[0], [10], [11], [15], [20], [21], list(SUPPORTED)])
+def test_each_joint_alone_and_all_together(motion, joint_set):
+    frames = np.array([0, 40, 80, 119])  # first and last frames included
+    hints, mask = _hints(motion, joint_set, frames, np.array([0.05, 0.04, 0.06]))
+    corrected, report = meet_hints(motion, hints, mask)
+    error = np.linalg.norm(corrected - hints, axis=-1)[mask]
+    assert error.mean() <= 0.01 and error.max() <= 0.03  # the issue's targets; in fact ~0
+    # Exact, except where the chain cannot reach (a head lifted 4 cm above a straight spine): counted.
+    assert (error > 1e-4).sum() <= report.unreachable
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-9)
+    # No acceleration spike at the hinted frames.
+    accel = np.linalg.norm(np.diff(corrected, 2, axis=0), axis=-1).max(-1)
+    near = max(accel[max(0, f - 3): f + 2].max() for f in frames)
+    assert near <= 1.5 * np.percentile(accel, 95)
+
+
+def test_unreachable_hint_is_best_effort_and_never_nan(motion):
+    hints, mask = _hints(motion, [20], np.array([50]), np.array([3.0, 0.0, 0.0]))  # a wrist 3 m out
+    corrected, report = meet_hints(motion, hints, mask)
+    assert np.isfinite(corrected).all() and report.unreachable == 1
+    assert report.max_after < report.max_before  # as close as the stretched arm gets
+    arm = np.linalg.norm(motion[50, 18] - motion[50, 16]) + np.linalg.norm(motion[50, 20] - motion[50, 18])
+    assert np.linalg.norm(corrected[50, 20] - corrected[50, 16]) == pytest.approx(arm, rel=1e-6)
+
+
+def test_unsupported_joint_and_bad_shapes_are_clear_errors(motion):
+    hints, mask = _hints(motion, [18], np.array([3]), np.zeros(3))  # an elbow
+    with pytest.raises(MotionLCMError, match="support the joints"):
+        meet_hints(motion, hints, mask)
+    with pytest.raises(MotionLCMError, match="must be"):
+        meet_hints(motion[:, :21], hints, mask)
+
+
+def test_pelvis_correction_keeps_planted_feet(motion):
+    """Shifting the pelvis 6 cm sideways must not drag a planted foot along."""
+    hints, mask = _hints(motion, [0], np.arange(120), np.array([0.06, 0.0, 0.0]))
+    corrected, _ = meet_hints(motion, hints, mask)
+    from motionlcm.control.exact import _contacts
+
+    planted = _contacts(motion)[:, 0] >= 1.0
+    assert planted.sum() > 10
+    drift = np.linalg.norm(corrected[planted, 7] - motion[planted, 7], axis=-1)
+    assert np.median(drift) < 0.005  # vs 6 cm without re-planting
