@@ -266,7 +266,7 @@ class OffsetControlPipe:
     def guidance_for(self, steps):
         return 1.0
 
-    def __call__(self, texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps):
+    def __call__(self, texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints=True):
         from motionlcm.pipeline import MotionOutput
 
         hints, mask = control
@@ -285,7 +285,7 @@ def test_controlled_generator_hints_and_errors(trained):
     items = plan_replication(samples, 3, 0)
     batch = make_batch(samples, items, sample_seeds(3, 0, 0, len(items)))
     pipe = OffsetControlPipe([0.3, 0.0, 0.0])
-    out = ControlledGenerator(pipe, 1, None, "pelvis", 2).generate(batch)
+    out = ControlledGenerator(pipe, 1, None, "pelvis", 2, exact=False).generate(batch)
     hints, mask, lengths = pipe.calls[0]
     assert lengths == [it.length for it in items]
     assert (mask.sum((1, 2)) == 2).all() and not mask[..., 1:].any()  # two pelvis frames per crop
@@ -297,13 +297,14 @@ def test_controlled_generator_hints_and_errors(trained):
     assert out.control["traj_err_50cm"] == 0.0 and out.control["loc_err_50cm"] == 0.0
     assert out.control["traj_err_20cm"] == 1.0 and out.control["loc_err_20cm"] == 1.0
     again = OffsetControlPipe([0.0, 0.0, 0.0])
-    ControlledGenerator(again, 1, None, "pelvis", 2).generate(batch)
+    ControlledGenerator(again, 1, None, "pelvis", 2, exact=False).generate(batch)
     np.testing.assert_array_equal(again.calls[0][1], mask)  # same seeds, same controlled frames
-    assert ControlledGenerator(pipe, 1, None, "all", "25%", tune_steps=5).default_name == "MotionLCM-Control-1 all 25% +LT5"
+    assert ControlledGenerator(pipe, 1, None, "all", "25%", tune_steps=5).default_name == "MotionLCM-Control-1 all 25% +LT5 +exact"
 
 
 def test_control_rows_through_the_runner(trained, evaluator_dir):
-    spec = {"ckpt": trained["lcm"], "steps": 1, "control": {"joints": "pelvis", "density": ["100%", 2]}, "tune_steps": 2}
+    spec = {"ckpt": trained["lcm"], "steps": 1, "control": {"joints": "pelvis", "density": ["100%", 2]}, "tune_steps": 2,
+            "exact": False}
     results = evaluate_text_to_motion(["gt", spec], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
                                       progress=False, device="cpu")
     methods = {m["name"]: m for m in results["methods"]}
@@ -314,7 +315,12 @@ def test_control_rows_through_the_runner(trained, evaluator_dir):
         assert all(len(methods[name]["replications"][c]) == 2 for c in ("avg_err", "traj_err_50cm", "skating"))
         assert metrics["avg_err"][0] > 0 and 0 <= metrics["traj_err_50cm"][0] <= 1
     assert "Avg. err (m)" in format_table(results) and "MotionLCM-1 pelvis 2 +LT2 |" in format_table(results)
-    with pytest.raises(MotionLCMError, match="needs a control checkpoint or tune_steps > 0"):
+    exact = evaluate_text_to_motion([{**spec, "tune_steps": 0, "exact": True}], trained["dataset"], evaluator_dir,
+                                    split=SPLIT, quick=True, progress=False, device="cpu")
+    row = exact["methods"][0]
+    assert row["name"] == "MotionLCM-1 pelvis 100% +exact" and row["exact_hints"] is True
+    assert row["metrics"]["avg_err"][0] < 1e-4  # met by construction, without a ControlNet or tuning
+    with pytest.raises(MotionLCMError, match="needs a control checkpoint, tune_steps > 0 or exact hints"):
         evaluate_text_to_motion([{**spec, "tune_steps": 0}], trained["dataset"], evaluator_dir, split=SPLIT, quick=True,
                                 progress=False, device="cpu")
     with pytest.raises(MotionLCMError, match="unknown key"):
