@@ -300,3 +300,53 @@ def test_tiny_vae_overfits_a_fixed_batch(fixtures):
             break  # the 10x drop is reached; up to 300 steps are allowed for it
     assert all(math.isfinite(v) for v in history)
     assert min(history[-10:]) < history[0] / 10, (history[0], history[-10:])
+
+
+def _token_denoiser(**overrides):
+    from motionlcm.models.denoiser import DenoiserConfig, LatentDenoiser
+
+    config = DenoiserConfig(latent_shape=(4, 8), width=16, num_layers=3, num_heads=2, ffn_dim=32, dropout=0.0,
+                            text_dim=6, text_conditioning="tokens", **overrides)
+    torch.manual_seed(0)
+    return LatentDenoiser(config).eval()
+
+
+def test_token_conditioning_ignores_padding_and_batch_neighbours():
+    """Cross-attention to token states (zero rows = padding): a sample's output depends on its own tokens only."""
+    from motionlcm.models.denoiser import cat_text_conditions, select_text_condition
+
+    denoiser = _token_denoiser()
+    long = torch.randn(1, 7, 6)
+    short = torch.randn(1, 3, 6)
+    latent = torch.randn(2, 4, 8)
+    both = cat_text_conditions([long, short])  # short is zero-padded to 7 tokens
+    assert both.shape == (2, 7, 6) and (both[1, 3:] == 0).all()
+    eps = denoiser(latent, torch.tensor([10, 700]), both)
+    alone = denoiser(latent[1:], torch.tensor([700]), short)
+    torch.testing.assert_close(eps[1:], alone, atol=1e-5, rtol=1e-5)
+    padded = torch.nn.functional.pad(both, (0, 0, 0, 5))
+    torch.testing.assert_close(denoiser(latent, torch.tensor([10, 700]), padded), eps, atol=1e-6, rtol=1e-6)
+    # The words matter: other tokens, other output.
+    assert (denoiser(latent[1:], torch.tensor([700]), torch.randn(1, 3, 6)) - alone).abs().max() > 1e-3
+    chosen = select_text_condition(torch.tensor([True, False]), both, torch.zeros(2, 2, 6) + 1.0)
+    assert chosen.shape == (2, 7, 6) and (chosen[1, :2] == 1).all() and (chosen[1, 2:] == 0).all()
+
+
+def test_token_conditioning_rejects_pooled_or_empty_conditions():
+    denoiser = _token_denoiser()
+    with pytest.raises(MotionLCMError, match="token states"):
+        denoiser(torch.randn(1, 4, 8), 5, torch.randn(1, 6))
+    with pytest.raises(MotionLCMError, match="no tokens"):
+        denoiser(torch.randn(1, 4, 8), 5, torch.zeros(1, 3, 6))
+    with pytest.raises(MotionLCMError, match="text_conditioning"):
+        DenoiserConfig(text_conditioning="words")
+
+
+def test_controlnet_of_a_token_denoiser_starts_as_a_no_op():
+    from motionlcm.models.controlnet import ControlNetConfig, MotionControlNet, controlled_eps
+
+    denoiser = _token_denoiser()
+    controlnet = MotionControlNet.from_denoiser(denoiser, ControlNetConfig())
+    latent, text = torch.randn(2, 4, 8), torch.randn(2, 5, 6)
+    tokens = torch.randn(2, 4, 8)
+    torch.testing.assert_close(controlled_eps(denoiser, controlnet, latent, 30, text, tokens), denoiser(latent, 30, text))
