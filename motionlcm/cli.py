@@ -228,8 +228,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     import torch
     import yaml
 
-    from .evaluation.timing import (compile_pipeline, format_table, machine_description, random_pipeline, run_benchmark,
-                                    speedups, write_json)
+    from .evaluation.timing import (compile_pipeline, format_control_table, format_table, machine_description, random_pipeline,
+                                    run_benchmark, run_control_benchmark, speedups, write_json)
     from .pipeline import MotionPipeline, parse_length, pick_device
 
     if args.threads:
@@ -263,6 +263,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(format_table(rows))
     for name, factor in speedups(rows).items():
         print(f"denoising speed-up of {name} over MLD: {factor:.0f}x")
+    if lcm is not None and not args.no_control:
+        control_rows = run_control_benchmark(lcm, frames, args.repeats, args.warmup,
+                                             progress=lambda what: print(f"  timing {what} ...", file=sys.stderr))
+        print(format_control_table(control_rows))
+        rows += control_rows
     if args.out:
         settings = {"source": source, "frames": frames, "repeats": args.repeats, "warmup": args.warmup,
                     "compile": args.compile, "cuda_graphs": args.cuda_graphs}
@@ -365,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--compile", action="store_true", help="torch.compile the denoiser and the VAE decoder")
     p.add_argument("--cuda-graphs", action="store_true", help="with --compile: mode reduce-overhead (CUDA graphs)")
+    p.add_argument("--no-control", action="store_true", help="skip the control timings (exact hints per joint set)")
     p.add_argument("--out", help="also write the results as JSON")
     p.set_defaults(func=_cmd_bench)
 

@@ -15,7 +15,10 @@ motion as it was:
 3. **Head**: the spine chain (pelvis to head) bends to put the head on its target (FABRIK with
    the pelvis fixed); collars and arms move rigidly with the upper spine.
 4. **Wrists and feet**: two-bone IK of the arm (shoulder-elbow-wrist) or leg (hip-knee-ankle,
-   the foot keeping its orientation), the elbow/knee staying in its current bend plane.
+   the foot keeping its orientation), the elbow/knee staying in its current bend plane. Where the
+   stretched limb falls short, the chain grows: the upper body leans about the pelvis towards a
+   wrist target, and the body shifts towards a foot target (where the pelvis has no hint of its
+   own), each as a smooth field again, then the limb reaches.
 
 Bone lengths never change (translations, rotations of rigid parts and IK that keeps lengths).
 A hint the limb cannot reach (a wrist 3 m from the shoulder) is met as closely as the
@@ -39,6 +42,7 @@ LEGS = {10: (1, 4, 7), 11: (2, 5, 8)}  # toe hint -> hip, knee, ankle (the toe r
 SPINE_TO_HEAD = (0, 3, 6, 9, 12, 15)
 # Joints that move rigidly with the spine3 -> neck segment when the spine bends.
 UPPER_BODY = (13, 14, 16, 17, 18, 19, 20, 21)
+LOWER_BODY = (0, 1, 2, 4, 5, 7, 8, 10, 11)  # what a lean of the upper body leaves in place
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, toe) per side
 SUPPORTED = (PELVIS, 10, 11, HEAD, 20, 21)
 _EPS = 1e-9
@@ -166,6 +170,88 @@ def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: 
     return reached
 
 
+def _arm_ik(joints: np.ndarray, end: int, upper_joint: int, middle: int, target: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    new_mid, new_end, reached = two_bone_ik(joints[frames, upper_joint], joints[frames, middle], joints[frames, end],
+                                            target[frames])
+    joints[frames, middle], joints[frames, end] = new_mid, new_end
+    return reached
+
+
+def _field_frames(field: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.linalg.norm(field, axis=-1) > 1e-9)
+
+
+def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames) -> int:
+    """Arm IK; where the stretched arm falls short, the upper body leans (rotates about the pelvis)
+    to bring the shoulder closer, then the arm reaches again. Returns the points still unreachable."""
+    field = displacement_field(hints[:, end] - joints[:, end], mask[:, end], decay_frames)
+    frames = _field_frames(field)
+    if not len(frames):
+        return 0
+    target = joints[:, end] + field
+    reached = _arm_ik(joints, end, upper_joint, middle, target, frames)
+    for _ in range(3):  # a lean moves the shoulder on a sphere about the pelvis: a few rounds close the gap
+        short = np.zeros(len(joints), bool)
+        short[frames[~reached]] = True
+        short &= mask[:, end]
+        if not short.any():
+            break
+        # How far the shoulder must move so that the stretched arm's reach covers the target.
+        reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
+            np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
+        gap = target - joints[:, upper_joint]
+        dist = np.linalg.norm(gap, axis=-1, keepdims=True)
+        need = np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
+        lean = displacement_field(need, short, decay_frames)
+        lean_frames = _field_frames(lean)
+        pelvis = joints[lean_frames, PELVIS]
+        shoulder = joints[lean_frames, upper_joint] - pelvis
+        rot = _rotation_between(shoulder, shoulder + lean[lean_frames])
+        upper = [j for j in range(22) if j not in LOWER_BODY]
+        joints[lean_frames[:, None], upper] = pelvis[:, None] + np.einsum("kij,knj->kni", rot, joints[lean_frames][:, upper] - pelvis[:, None])
+        frames = _field_frames(field)
+        reached = _arm_ik(joints, end, upper_joint, middle, target, frames)
+    return int((~reached & mask[frames, end]).sum())
+
+
+def _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet) -> int:
+    """Leg IK for a toe hint; where the stretched leg falls short and the pelvis is free there, the
+    body shifts towards the target (the other foot re-planted), then the leg reaches again."""
+    side, ankle = toe - 10, LEGS[toe][2]
+    field = displacement_field(hints[:, toe] - joints[:, toe], mask[:, toe], decay_frames)
+    frames = _field_frames(field)
+    if not len(frames):
+        return 0
+    foot = joints[:, toe] - joints[:, ankle]
+    ankle_target = hints[:, toe] - foot  # at hinted frames; elsewhere the field's smooth target
+    ankle_target = np.where(mask[:, toe, None], ankle_target, joints[:, ankle] + field)
+    before = joints.copy()
+    reached = _place_leg(joints, frames, side, ankle_target[frames])
+    short = np.zeros(len(joints), bool)
+    short[frames[~reached]] = True
+    short &= mask[:, toe] & ~mask[:, PELVIS]
+    if short.any():
+        joints[:] = before
+        hip, knee = LEGS[toe][0], LEGS[toe][1]
+        reach = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1) + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
+        gap = ankle_target - joints[:, hip]
+        dist = np.linalg.norm(gap, axis=-1, keepdims=True)
+        need = np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
+        shift = displacement_field(need, short | mask[:, PELVIS], decay_frames)  # zero shift where the pelvis is hinted
+        joints += shift[:, None]
+        if keep_planted_feet and not mask[:, 10 + (1 - side)].any():
+            other = 1 - side
+            planted = _contacts(original)[:, other]
+            moved = np.flatnonzero((planted > 0) & (np.linalg.norm(shift, axis=-1) > 1e-6))
+            if len(moved):
+                w = planted[moved, None]
+                other_ankle = FOOT_JOINTS[other][0]
+                _place_leg(joints, moved, other, (1 - w) * joints[moved, other_ankle] + w * original[moved, other_ankle])
+        ankle_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
+        reached = _place_leg(joints, frames, side, ankle_target[frames])
+    return int((~reached & mask[frames, toe]).sum())
+
+
 def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_frames: float = 10.0,
                keep_planted_feet: bool = True) -> tuple[np.ndarray, ExactHintsReport]:
     """Correct joints (T, 22, 3) so that they equal ``hints`` (T, 22, 3) where ``mask`` (T, 22) is True.
@@ -219,21 +305,11 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
 
     for end, (upper_joint, middle, _) in ARMS.items():
         if mask[:, end].any():
-            field = displacement_field(hints[:, end] - joints[:, end], mask[:, end], decay_frames)
-            frames = np.flatnonzero(np.linalg.norm(field, axis=-1) > 1e-9)
-            if len(frames):
-                new_mid, new_end, reached = two_bone_ik(joints[frames, upper_joint], joints[frames, middle],
-                                                        joints[frames, end], joints[frames, end] + field[frames])
-                joints[frames, middle], joints[frames, end] = new_mid, new_end
-                unreachable += int((~reached & mask[frames, end]).sum())
+            unreachable += _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames)
 
-    for toe, (_, _, ankle) in LEGS.items():
+    for toe in LEGS:
         if mask[:, toe].any():
-            field = displacement_field(hints[:, toe] - joints[:, toe], mask[:, toe], decay_frames)
-            frames = np.flatnonzero(np.linalg.norm(field, axis=-1) > 1e-9)
-            if len(frames):
-                reached = _place_leg(joints, frames, toe - 10, joints[frames, ankle] + field[frames])
-                unreachable += int((~reached & mask[frames, toe]).sum())
+            unreachable += _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet)
 
     after = np.linalg.norm(joints - hints, axis=-1)[mask]
     report = ExactHintsReport(float(before.mean()) if before.size else float("nan"),

@@ -64,7 +64,9 @@ def random_pipeline(model: dict[str, Any], kind: str, device: torch.device, seed
     torch.manual_seed(seed)
     vae = motion_vae_from_config(model["vae"]).eval()
     text_encoder = load_text_encoder(model["text_encoder"], device=device)
-    denoiser_cfg = {**model["denoiser"], "latent_shape": list(vae.config.latent_shape), "text_dim": text_encoder.dim}
+    tokens = model["denoiser"].get("text_conditioning", "pooled") == "tokens"
+    denoiser_cfg = {**model["denoiser"], "latent_shape": list(vae.config.latent_shape),
+                    "text_dim": text_encoder.token_dim if tokens else text_encoder.dim}
     if kind == "lcm":
         denoiser_cfg["guidance_embed_dim"] = 256
     denoiser = LatentDenoiser(DenoiserConfig.from_dict(denoiser_cfg)).eval()
@@ -136,6 +138,55 @@ def run_benchmark(mld, lcm, batch_sizes: list[int], frames: int, repeats: int, w
                 progress(f"{name}, batch {batch}")
             rows.append(bench_pipeline(pipe, name, steps, guidance, batch, frames, repeats, warmup))
     return rows
+
+
+# (label, joints, density) of the control timings: the papers' joints alone and together, and
+# the pelvis at every density the control protocol uses.
+CONTROL_PLANS = (
+    ("pelvis 100%", (0,), "100%"), ("pelvis 25%", (0,), "25%"), ("pelvis 5 frames", (0,), 5),
+    ("pelvis 1 frame", (0,), 1), ("left foot 25%", (10,), "25%"), ("head 25%", (15,), "25%"),
+    ("right wrist 25%", (21,), "25%"), ("all six 25%", (0, 10, 11, 15, 20, 21), "25%"),
+)
+
+
+def run_control_benchmark(pipe, frames: int, repeats: int, warmup: int, steps: int = 1,
+                          progress: Callable[[str], None] | None = None) -> list[BenchRow]:
+    """Text -> joints under control with exact hints (control/exact.py), batch 1, per joint set and density.
+
+    The hints are the uncontrolled motion's own joints moved 10 cm (so every hint needs a correction).
+    """
+    from ..control.hints import spatial_mask
+    from ..diffusion import lcm_default_guidance
+
+    text = "a person walks forward and then jumps"
+    guidance = lcm_default_guidance(steps) if pipe.sampler_kind == "lcm" else pipe.guidance_for(steps)
+    base = pipe([text], frames, num_steps=steps, guidance=guidance, seed=0).joints[0]
+    rows = []
+    for label, joints, density in CONTROL_PLANS:
+        if progress:
+            progress(f"control {label}")
+        mask = spatial_mask(frames, joints, density, generator=torch.Generator().manual_seed(0)).numpy()
+        hints = np.where(mask[..., None], base + np.array([0.1, 0.0, 0.05], np.float32), 0.0).astype(np.float32)
+        row = BenchRow(f"MotionLCM-{steps} + exact hints, {label}", steps, 1)
+
+        def call():
+            return pipe([text], frames, num_steps=steps, guidance=guidance, seed=0, control=(hints, mask))
+
+        out = call()
+        row.median_ms["total"] = median_ms(call, pipe.device, repeats, warmup)
+        for part in ("text", "denoise", "decode", "joints", "exact_hints"):
+            row.median_ms[part] = 1000.0 * out.timings.get(part, 0.0)
+        row.median_ms["max_error_mm"] = 1000.0 * max(e["max_after"] for e in out.hint_errors if e)
+        rows.append(row)
+    return rows
+
+
+def format_control_table(rows: list[BenchRow]) -> str:
+    lines = ["| control (batch 1) | denoise ms | exact hints ms | total ms | largest hint error (mm) |", "|---|---|---|---|---|"]
+    for r in rows:
+        m = r.median_ms
+        lines.append(f"| {r.method} | {m['denoise']:.1f} | {m['exact_hints']:.1f} | {m['total']:.1f} | {m['max_error_mm']:.2f} |")
+    return "\n".join(lines)
 
 
 def format_table(rows: list[BenchRow]) -> str:
