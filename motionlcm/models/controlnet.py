@@ -45,9 +45,15 @@ class TrajectoryEncoderConfig(LatentTransformerConfig):
     norm_eps: float = 1e-5
     positional_embedding: str = "learned"
     max_frames: int = 200  # positional table covers latent tokens + this many frames
+    # Linear from the transformer width to the latent width after the encoder. MotionLCM-V1's
+    # encoder has none (its tokens are already latent-sized, 256-d); False needs width == latent width.
+    latent_projection: bool = True
 
     def __post_init__(self) -> None:
         self.check_shapes()
+        if not self.latent_projection and self.latent_shape[1] != self.width:
+            raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the trajectory encoder width "
+                                 f"{self.width}; that needs latent_projection")
 
     @classmethod
     def like_denoiser(cls, denoiser: DenoiserConfig, **overrides: Any) -> "TrajectoryEncoderConfig":
@@ -80,7 +86,7 @@ class TrajectoryEncoder(nn.Module):
             width=config.width, num_layers=config.num_layers, num_heads=config.num_heads, ffn_dim=config.ffn_dim,
             dropout=config.dropout, activation=config.activation, norm_first=config.norm_first,
             final_norm=config.final_norm, norm_eps=config.norm_eps)
-        self.latent_out = nn.Linear(config.width, latent_dim)
+        self.latent_out = nn.Linear(config.width, latent_dim) if config.latent_projection else nn.Identity()
         self.register_buffer("hint_mean", torch.zeros(config.num_joints, 3))
         self.register_buffer("hint_std", torch.ones(config.num_joints, 3))
 
@@ -125,7 +131,7 @@ class ControlNetConfig:
     """The ControlNet's own layers; its transformer copies the base denoiser's config."""
 
     embed_dim: int | None = None  # hidden size of the condition MLP; None = the denoiser width
-    activation: str = "silu"
+    activation: str | None = "silu"  # None: no activation between its linears (MotionLCM-V1)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
