@@ -69,33 +69,19 @@ def format_parameter_count(count: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def timestep_embedding(
-    timesteps: torch.Tensor,
-    dim: int,
-    flip_sin_to_cos: bool = False,
-    downscale_freq_shift: float = 1.0,
-    scale: float = 1.0,
-    max_period: float = 10000.0,
-) -> torch.Tensor:
-    """Sinusoidal embedding (N,) -> (N, dim); exactly diffusers' ``get_timestep_embedding``.
+def timestep_embedding(timesteps: torch.Tensor, dim: int, flip_sin_to_cos: bool = False,
+                       downscale_freq_shift: float = 1.0, scale: float = 1.0, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding (N,) -> (N, dim): diffusers' ``get_timestep_embedding`` (float32).
 
-    ``freq_i = exp(-ln(max_period) * i / (dim // 2 - downscale_freq_shift))`` for
-    ``i < dim // 2``; the embedding is ``[sin(scale * t * freq), cos(scale * t * freq)]``, swapped
-    to ``[cos, sin]`` when ``flip_sin_to_cos``, zero-padded by one column when ``dim`` is odd.
-    Computed in float32 whatever the input dtype.
+    ``freq_i = exp(-ln(max_period) * i / (dim // 2 - downscale_freq_shift))`` for ``i < dim // 2``;
+    the embedding is ``[sin(scale * t * freq), cos(scale * t * freq)]``, swapped to ``[cos, sin]``
+    when ``flip_sin_to_cos``, zero-padded by one column when ``dim`` is odd.
     """
+    from diffusers.models.embeddings import get_timestep_embedding
+
     if timesteps.ndim != 1:
         raise MotionLCMError(f"timesteps must be a 1-d tensor, got shape {tuple(timesteps.shape)}")
-    half_dim = dim // 2
-    exponent = -math.log(max_period) * torch.arange(half_dim, dtype=torch.float32, device=timesteps.device)
-    frequencies = torch.exp(exponent / (half_dim - downscale_freq_shift))
-    angles = scale * timesteps[:, None].float() * frequencies[None, :]
-    embedding = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
-    if flip_sin_to_cos:
-        embedding = torch.cat([embedding[:, half_dim:], embedding[:, :half_dim]], dim=-1)
-    if dim % 2 == 1:
-        embedding = nn.functional.pad(embedding, (0, 1))
-    return embedding
+    return get_timestep_embedding(timesteps.float(), dim, flip_sin_to_cos, downscale_freq_shift, scale, int(max_period))
 
 
 def guidance_scale_embedding(guidance: torch.Tensor, dim: int) -> torch.Tensor:
@@ -107,30 +93,18 @@ def guidance_scale_embedding(guidance: torch.Tensor, dim: int) -> torch.Tensor:
     return timestep_embedding(guidance * 1000.0, dim, flip_sin_to_cos=False, downscale_freq_shift=1.0)
 
 
-class Timesteps(nn.Module):
-    """Parameter-free sinusoidal projection of timesteps, as diffusers ``Timesteps``."""
+def Timesteps(dim: int, flip_sin_to_cos: bool = True, downscale_freq_shift: float = 0.0) -> nn.Module:  # noqa: N802
+    """diffusers' parameter-free ``Timesteps`` projection (imported on first use: diffusers is slow to import)."""
+    from diffusers.models.embeddings import Timesteps as DiffusersTimesteps
 
-    def __init__(self, dim: int, flip_sin_to_cos: bool = True, downscale_freq_shift: float = 0.0) -> None:
-        super().__init__()
-        self.dim = dim
-        self.flip_sin_to_cos = flip_sin_to_cos
-        self.downscale_freq_shift = downscale_freq_shift
-
-    def forward(self, timesteps: torch.Tensor) -> torch.Tensor:
-        return timestep_embedding(timesteps, self.dim, self.flip_sin_to_cos, self.downscale_freq_shift)
+    return DiffusersTimesteps(dim, flip_sin_to_cos, downscale_freq_shift)
 
 
-class TimestepEmbedding(nn.Module):
-    """``Linear -> SiLU -> Linear`` on the sinusoidal projection, as diffusers ``TimestepEmbedding``."""
+def TimestepEmbedding(in_dim: int, out_dim: int, activation: str = "silu") -> nn.Module:  # noqa: N802
+    """diffusers' ``TimestepEmbedding``: ``linear_1 -> activation -> linear_2`` (the same parameter names)."""
+    from diffusers.models.embeddings import TimestepEmbedding as DiffusersTimestepEmbedding
 
-    def __init__(self, in_dim: int, out_dim: int, activation: str = "silu") -> None:
-        super().__init__()
-        self.linear_1 = nn.Linear(in_dim, out_dim)
-        self.act = make_activation(activation)
-        self.linear_2 = nn.Linear(out_dim, out_dim)
-
-    def forward(self, sinusoid: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(self.act(self.linear_1(sinusoid)))
+    return DiffusersTimestepEmbedding(in_dim, out_dim, act_fn=activation)
 
 
 # --------------------------------------------------------------------------------------------
