@@ -106,10 +106,42 @@ def test_unsupported_joint_and_bad_shapes_are_clear_errors(motion):
 def test_pelvis_correction_keeps_planted_feet(motion):
     """Shifting the pelvis 6 cm sideways must not drag a planted foot along."""
     hints, mask = _hints(motion, [0], np.arange(120), np.array([0.06, 0.0, 0.0]))
-    corrected, _ = meet_hints(motion, hints, mask)
+    corrected, _ = meet_hints(motion, hints, mask, align=False)  # (aligned, the shift would move everything rigidly)
     from motionlcm.control.exact import _contacts
 
     planted = _contacts(motion)[:, 0] >= 1.0
     assert planted.sum() > 10
     drift = np.linalg.norm(corrected[planted, 7] - motion[planted, 7], axis=-1)
     assert np.median(drift) < 0.005  # vs 6 cm without re-planting
+
+
+def test_ground_alignment_recovers_a_known_turn_and_shift(motion):
+    from scipy.spatial.transform import Rotation
+
+    from motionlcm.control.exact import ground_alignment
+
+    rot = Rotation.from_euler("y", 40, degrees=True).as_matrix()
+    shift = np.array([0.7, 0.0, -1.2])
+    pelvis = motion[::10, 0]
+    rot_fit, shift_fit = ground_alignment(pelvis, pelvis @ rot.T + shift)
+    np.testing.assert_allclose(rot_fit, rot, atol=1e-9)
+    np.testing.assert_allclose(shift_fit, shift, atol=1e-9)
+    # A single target: only the shift is determined.
+    rot_one, shift_one = ground_alignment(pelvis[:1], pelvis[:1] + shift)
+    np.testing.assert_allclose(rot_one, np.eye(3)) and np.testing.assert_allclose(shift_one, shift, atol=1e-12)
+
+
+def test_a_turned_trajectory_is_met_by_alignment_alone(motion):
+    """Hints that are the motion's own pelvis turned 90 degrees and moved: the rigid ground
+    alignment takes the whole miss, so no joint moves relative to the others."""
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_euler("y", 90, degrees=True).as_matrix()
+    hints = np.zeros_like(motion)
+    mask = np.zeros(motion.shape[:2], bool)
+    frames = np.arange(0, 120, 4)
+    hints[frames, 0] = motion[frames, 0] @ rot.T + [1.0, 0.0, 2.0]
+    mask[frames, 0] = True
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.mean_before > 1.0 and report.max_after < 1e-9
+    np.testing.assert_allclose(corrected - corrected[:, :1], (motion - motion[:, :1]) @ rot.T, atol=1e-9)

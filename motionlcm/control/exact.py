@@ -4,6 +4,9 @@ The ControlNet and latent tuning bring a motion *near* its hints; this step make
 them, the classic way of animators' tools (motion warping + limb IK), and keeps the rest of the
 motion as it was:
 
+0. **Ground alignment** (pelvis hints): the motion is first turned about the vertical axis and
+   shifted on the ground to fit the pelvis hints best (least squares), which changes nothing
+   of how natural it is.
 1. **Displacement fields.** For each hinted joint the miss at its hinted frames, ``r_k``, is
    spread over the clip as the smoothest field ``D`` (least second differences, a light pull
    towards zero away from hints) that equals ``r_k`` exactly at the hinted frames
@@ -252,8 +255,31 @@ def _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_plant
     return int((~reached & mask[frames, toe]).sum())
 
 
+def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """The rigid motion of the ground plane (rotation about the vertical axis, then an x/z shift)
+    that best takes pelvis points (K, 3) onto their targets (K, 3), least squares (2-D Procrustes).
+
+    Returns (R (3, 3), t (3,)) for ``x -> R @ x + t``. When the targets span less than
+    ``min_spread`` metres the heading is not determined by them and only the shift is fitted.
+    """
+    a, b = pelvis[:, [0, 2]], targets[:, [0, 2]]
+    ca, cb = a.mean(0), b.mean(0)
+    rot2 = np.eye(2)
+    if np.linalg.norm(b - cb, axis=-1).max() >= min_spread:
+        u, _, vt = np.linalg.svd((a - ca).T @ (b - cb))
+        d = np.sign(np.linalg.det(vt.T @ u.T))
+        rot2 = vt.T @ np.diag([1.0, d]) @ u.T
+        if d < 0:  # a reflection is not a motion: keep the shift only
+            rot2 = np.eye(2)
+    rot = np.eye(3)
+    rot[np.ix_([0, 2], [0, 2])] = rot2
+    shift = np.zeros(3)
+    shift[[0, 2]] = cb - rot2 @ ca
+    return rot, shift
+
+
 def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_frames: float = 10.0,
-               keep_planted_feet: bool = True) -> tuple[np.ndarray, ExactHintsReport]:
+               keep_planted_feet: bool = True, align: bool = True) -> tuple[np.ndarray, ExactHintsReport]:
     """Correct joints (T, 22, 3) so that they equal ``hints`` (T, 22, 3) where ``mask`` (T, 22) is True.
 
     Hints may be on the pelvis, the toes (10, 11), the head (15) and the wrists (20, 21), in any
@@ -272,6 +298,11 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
         raise MotionLCMError("meet_hints: hints and joints must be finite")
     before = np.linalg.norm(joints - hints, axis=-1)[mask]
     unreachable = 0
+    if align and mask[:, PELVIS].any():
+        # A rigid turn and shift on the ground keeps the motion exactly as natural, and usually
+        # takes most of a trajectory's miss: the fields below then only fix what is left.
+        rot, shift = ground_alignment(joints[mask[:, PELVIS], PELVIS], hints[mask[:, PELVIS], PELVIS])
+        joints = joints @ rot.T + shift
     original = joints.copy()
 
     if mask[:, PELVIS].any():
@@ -319,4 +350,4 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
     return joints, report
 
 
-__all__ = ["ExactHintsReport", "SUPPORTED", "displacement_field", "meet_hints", "two_bone_ik"]
+__all__ = ["ExactHintsReport", "SUPPORTED", "displacement_field", "ground_alignment", "meet_hints", "two_bone_ik"]
