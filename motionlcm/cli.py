@@ -381,10 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     from .app import add_app_parser
+    from .convert import add_convert_parser
     from .evaluation.cli import add_eval_parser
 
     add_eval_parser(commands)
     add_app_parser(commands)
+    add_convert_parser(commands)
 
     p = commands.add_parser("viz", help="render joints as a stick-figure GIF or MP4")
     p.add_argument("source", help="a joints or features .npy, an .npz with 'joints', or a dataset id with --data")

@@ -147,6 +147,13 @@ class MotionPipeline:
         return cls(vae.to(device), denoiser.to(device), text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config,
                    device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder)
 
+    def lcm_timesteps_for(self, steps: int) -> list[int] | None:
+        """The checkpoint's own LCM schedule for ``steps`` (``lcm.timesteps``, e.g. a converted V1
+        student's [999] / [999, 499] / ...), else None: MotionLCM-V2's (diffusion/schedule.py)."""
+        table = (self.config.get("lcm") or {}).get("timesteps") or {}
+        chosen = table.get(steps, table.get(str(steps)))
+        return [int(t) for t in chosen] if chosen else None
+
     def guidance_for(self, steps: int) -> float:
         """The guidance used when none is given: the checkpoint's, else the published default."""
         from .diffusion import lcm_default_guidance
@@ -254,7 +261,7 @@ class MotionPipeline:
 
         if self.sampler_kind == "lcm":
             return lcm_sample(lambda x, t, c, w: self._eps(x, t, c, w, tokens), self.scheduler, cond, noise, steps, scale,
-                              generator=generator, progress=progress)
+                              timesteps=self.lcm_timesteps_for(steps), generator=generator, progress=progress)
         uncond = self.denoiser.text_condition(self.text_encoder.empty(len(cond))) if scale != 1.0 else None
         return ddim_sample(lambda x, t, c: self._eps(x, t, c, None, tokens), self.scheduler, cond, uncond,
                            tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
@@ -286,7 +293,7 @@ class MotionPipeline:
 
         if self.sampler_kind != "lcm":
             raise MotionLCMError("latent tuning needs a MotionLCM (lcm) checkpoint or a ControlNet trained on one")
-        timesteps = lcm_timesteps(self.scheduler, steps).tolist()
+        timesteps = lcm_timesteps(self.scheduler, steps, self.lcm_timesteps_for(steps)).tolist()
         # Fixed re-noising between steps (drawn like the initial noise) keeps the objective deterministic.
         renoise = [_draw(noise.shape, generator).to(self.device) for _ in timesteps[1:]]
         w = torch.full((len(cond),), scale - 1.0, device=self.device)
