@@ -51,10 +51,35 @@ def test_shipped_controlnet_pulls_the_pelvis_towards_its_hints():
     hints = np.where(mask[..., None], truth, 0.0).astype(np.float32)
     seeds = list(range(len(texts)))
     free = pipe(texts, lengths, num_steps=1, seed=seeds)
-    controlled = pipe(texts, lengths, num_steps=1, seed=seeds, control=(hints, mask))
+    controlled = pipe(texts, lengths, num_steps=1, seed=seeds, control=(hints, mask), exact_hints=False)
     free_err, controlled_err = pelvis_error(free.joints, truth, lengths), pelvis_error(controlled.joints, truth, lengths)
     # same seeds and text; only the ControlNet differs (README: Avg err about half the uncontrolled one)
     assert controlled_err < 0.75 * free_err, (controlled_err, free_err)
+
+
+def test_default_model_meets_hints_on_fresh_motions():
+    """Issue "Exact control": the default model (no ControlNet) with exact hints, on corpus motions
+    of an unseen seed, the six joints of the papers at sparse frames incl. the first and last."""
+    from motionlcm.pipeline import MotionPipeline
+
+    pipe = MotionPipeline.from_pretrained(device="cpu")
+    texts, lengths, truth = fresh_pelvis_tasks(4)
+    mask = np.zeros(truth.shape[:3], bool)
+    for row, n in enumerate(lengths):
+        frames = np.unique(np.r_[0, np.linspace(0, n - 1, 6).round().astype(int), n - 1])
+        mask[row, frames[:, None], [0, 10, 11, 15, 20, 21]] = True
+    hints = np.where(mask[..., None], truth, 0.0).astype(np.float32)
+    out = pipe(texts, lengths, num_steps=1, seed=list(range(len(texts))), control=(hints, mask))
+    error = np.linalg.norm(out.joints - hints, axis=-1)
+    # Pelvis and head: met exactly. Feet and wrists: as close as the generated limbs reach - these
+    # hints come from another motion (misses of ~1 m before) on the dataset's skeleton, and the
+    # model's thighs and forearms are up to 2 cm shorter, so a stretched limb can fall short.
+    for joint in (0, 15):
+        assert error[..., joint][mask[..., joint]].max() < 1e-4
+    limbs = error[..., [10, 11, 20, 21]][mask[..., [10, 11, 20, 21]]]
+    assert limbs.mean() <= 0.03 and limbs.max() <= 0.15, (limbs.mean(), limbs.max())
+    assert error[mask].mean() <= 0.02
+    assert np.isfinite(out.joints).all()
 
 
 def fresh_motions(count: int, seed: int = 7):

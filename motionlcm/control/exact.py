@@ -48,6 +48,7 @@ UPPER_BODY = (13, 14, 16, 17, 18, 19, 20, 21)
 LOWER_BODY = (0, 1, 2, 4, 5, 7, 8, 10, 11)  # what a lean of the upper body leaves in place
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, toe) per side
 SUPPORTED = (PELVIS, 10, 11, HEAD, 20, 21)
+UNREACHED = 1e-4  # metres: a hinted point missed by more than this is counted as unreachable
 _EPS = 1e-9
 
 
@@ -59,7 +60,7 @@ class ExactHintsReport:
     max_before: float
     mean_after: float
     max_after: float
-    unreachable: int  # hinted points a stretched limb could not reach
+    unreachable: int  # hinted points left more than UNREACHED away (a stretched chain fell short)
 
 
 def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: float = 10.0) -> np.ndarray:
@@ -184,7 +185,22 @@ def _field_frames(field: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.linalg.norm(field, axis=-1) > 1e-9)
 
 
-def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames) -> int:
+def _reach_with_spine(joints, hints, mask, decay_frames) -> None:
+    """The head on its target by bending the spine (FABRIK, pelvis fixed); collars and arms ride along."""
+    field = displacement_field(hints[:, HEAD] - joints[:, HEAD], mask[:, HEAD], decay_frames)
+    frames = _field_frames(field)
+    if not len(frames):
+        return
+    chain = joints[frames][:, list(SPINE_TO_HEAD)]
+    moved = _fabrik(chain, joints[frames, HEAD] + field[frames])
+    spine3, neck = SPINE_TO_HEAD.index(9), SPINE_TO_HEAD.index(12)
+    rot = _rotation_between(chain[:, neck] - chain[:, spine3], moved[:, neck] - moved[:, spine3])
+    upper = joints[frames][:, list(UPPER_BODY)] - chain[:, spine3, None]
+    joints[frames[:, None], list(UPPER_BODY)] = moved[:, spine3, None] + np.einsum("kij,knj->kni", rot, upper)
+    joints[frames[:, None], list(SPINE_TO_HEAD)] = moved
+
+
+def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames, keep_head: bool = False) -> int:
     """Arm IK; where the stretched arm falls short, the upper body leans (rotates about the pelvis)
     to bring the shoulder closer, then the arm reaches again. Returns the points still unreachable."""
     field = displacement_field(hints[:, end] - joints[:, end], mask[:, end], decay_frames)
@@ -205,7 +221,11 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames)
         gap = target - joints[:, upper_joint]
         dist = np.linalg.norm(gap, axis=-1, keepdims=True)
         need = np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
-        lean = displacement_field(need, short, decay_frames)
+        fixed = short
+        if keep_head:  # the last round: a hinted head stays where the spine step put it
+            need[mask[:, HEAD]] = 0.0
+            fixed = short | mask[:, HEAD]
+        lean = displacement_field(need, fixed, decay_frames)
         lean_frames = _field_frames(lean)
         pelvis = joints[lean_frames, PELVIS]
         shoulder = joints[lean_frames, upper_joint] - pelvis
@@ -320,29 +340,31 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
                     target = (1 - w) * joints[frames, ankle] + w * original[frames, ankle]
                     _place_leg(joints, frames, side, target)  # best effort: an unreachable plant slides
 
-    if mask[:, HEAD].any():
-        field = displacement_field(hints[:, HEAD] - joints[:, HEAD], mask[:, HEAD], decay_frames)
-        frames = np.flatnonzero(np.linalg.norm(field, axis=-1) > 1e-9)
-        if len(frames):
-            chain = joints[frames][:, list(SPINE_TO_HEAD)]
-            target = joints[frames, HEAD] + field[frames]
-            moved = _fabrik(chain, target)
-            spine3, neck = SPINE_TO_HEAD.index(9), SPINE_TO_HEAD.index(12)
-            rot = _rotation_between(chain[:, neck] - chain[:, spine3], moved[:, neck] - moved[:, spine3])
-            upper = joints[frames][:, list(UPPER_BODY)] - chain[:, spine3, None]
-            joints[frames[:, None], list(UPPER_BODY)] = moved[:, spine3, None] + np.einsum("kij,knj->kni", rot, upper)
-            joints[frames[:, None], list(SPINE_TO_HEAD)] = moved
-            unreachable += int((np.linalg.norm(moved[:, -1] - target, axis=-1)[mask[frames, HEAD]] > 1e-4).sum())
-
-    for end, (upper_joint, middle, _) in ARMS.items():
-        if mask[:, end].any():
-            unreachable += _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames)
-
+    # Order: what moves more of the body first (pelvis, then a foot's body shift, then the spine for
+    # the head, then an arm's lean), each step leaving the hints already met in place.
     for toe in LEGS:
         if mask[:, toe].any():
-            unreachable += _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet)
+            _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet)
+
+    arms = [(end, chain) for end, chain in ARMS.items() if mask[:, end].any()]
+    # Head (spine bend) and wrists (arm IK, the upper body leaning where an arm falls short) move
+    # the same spine: alternate them a few rounds, so that each leaves the other's hints met.
+    rounds = 4 if mask[:, HEAD].any() and arms else 1
+    for round_ in range(rounds):
+        if mask[:, HEAD].any():
+            _reach_with_spine(joints, hints, mask, decay_frames)
+        last = round_ == rounds - 1
+        for end, (upper_joint, middle, _) in arms:
+            _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
+                            keep_head=last and mask[:, HEAD].any())
+    for end, (upper_joint, middle, _) in arms:  # a lean for one wrist moved the other: reach again
+        field = displacement_field(hints[:, end] - joints[:, end], mask[:, end], decay_frames)
+        frames = _field_frames(field)
+        if len(frames):
+            _arm_ik(joints, end, upper_joint, middle, joints[:, end] + field, frames)
 
     after = np.linalg.norm(joints - hints, axis=-1)[mask]
+    unreachable = int((after > UNREACHED).sum())
     report = ExactHintsReport(float(before.mean()) if before.size else float("nan"),
                               float(before.max()) if before.size else float("nan"),
                               float(after.mean()) if after.size else float("nan"),
