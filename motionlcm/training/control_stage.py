@@ -44,6 +44,10 @@ CONTROL_DEFAULTS: dict[str, Any] = {
     "temporal": None,          # None: spatial control; prefix | suffix | keyframes | mixed: all 22 joints
     "eval_density": "100%",    # validation density (every joint of the set)
     "joint_stats": None,       # folder with Mean_raw.npy / Std_raw.npy (default: the dataset root)
+    # LCM bases: the noise levels trained on. V2: the student's skipping grid and w ~ U[w_min, w_max];
+    # V1: timesteps uniform over [0, 1000) and one fixed w (6.5, i.e. guidance 7.5).
+    "timesteps": "grid",       # grid | uniform
+    "guidance_w": None,        # None: the base's [w_min, w_max]; a number: fixed w
 }
 LOSS_DEFAULTS: dict[str, Any] = {
     "diffusion": 1.0,          # weight of the diffusion-style loss
@@ -95,6 +99,8 @@ class ControlStage(_Stage):
         _check_same_normalisation(ckpt, mean, std)
         self.base_path, self.base_kind, self.base_config = str(base_path), ckpt.kind, ckpt.config
         self.control = _merged(CONTROL_DEFAULTS, control, "control")
+        if self.control["timesteps"] not in ("grid", "uniform"):
+            raise MotionLCMError(f"stage.control.timesteps must be grid or uniform, got {self.control['timesteps']!r}")
         self.loss_cfg = _merged(LOSS_DEFAULTS, loss, "control loss")
         samples = self.loss_cfg["control_samples"]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
@@ -168,9 +174,16 @@ class ControlStage(_Stage):
     def _noise_level(self, batch_size: int, generator: torch.Generator | None):
         """Timesteps (and the LCM guidance ``w``) as the base model was trained with."""
         if self.base_kind == "lcm":
-            index = (self._rand(batch_size, generator) * len(self.grid)).long().clamp(max=len(self.grid) - 1)
+            if self.control["timesteps"] == "uniform":
+                steps = (self._rand(batch_size, generator) * self.schedule.num_train_timesteps).long()
+                steps = steps.clamp(max=self.schedule.num_train_timesteps - 1)
+            else:
+                index = (self._rand(batch_size, generator) * len(self.grid)).long().clamp(max=len(self.grid) - 1)
+                steps = self.grid[index]
+            if self.control["guidance_w"] is not None:
+                return steps, torch.full((batch_size,), float(self.control["guidance_w"]), device=self.device)
             w_min, w_max = float(self.lcm.get("w_min", 5.0)), float(self.lcm.get("w_max", 15.0))
-            return self.grid[index], w_min + (w_max - w_min) * self._rand(batch_size, generator)
+            return steps, w_min + (w_max - w_min) * self._rand(batch_size, generator)
         steps = (self._rand(batch_size, generator) * self.schedule.num_train_timesteps).long()
         return steps.clamp(max=self.schedule.num_train_timesteps - 1), None
 

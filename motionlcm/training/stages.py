@@ -418,4 +418,7 @@ class LCMStage(_GeneratorStage):
 LCM_DEFAULTS: dict[str, Any] = {
     "num_ddim_timesteps": 10, "w_min": 5.0, "w_max": 15.0, "loss": "huber", "huber_c": 0.5, "target_ema": 0.95,
     "guidance_embed_dim": 256, "sigma_data": 0.5, "timestep_scaling": 10.0,
+    # Sampling schedule stored with the student: {steps: [timesteps]}; None = MotionLCM-V2's
+    # {1: [799], 2: [699, 299], 4: [699, 399, 299, 299]} (V1: [999] / [999, 499] / [999, 759, 499, 259]).
+    "timesteps": None,
 }
