@@ -58,7 +58,10 @@ CANDIDATES: tuple[ExamplePrompt, ...] = (
 )
 
 # the ones the shipped model passes (scripts/readme_examples.py, model card); the app shows these
-PASSING: tuple[str, ...] = ("a person runs forward", "a person drops to their left knee and rises again")
+PASSING: tuple[str, ...] = (
+    "a person walks forward", "a person runs forward", "a person walks backwards",
+    "a person sits down on the ground and stands back up", "a person drops to their left knee and rises again",
+)
 EXAMPLES: tuple[ExamplePrompt, ...] = tuple(p for p in CANDIDATES if p.text in PASSING)
 
 __all__ = ["ExamplePrompt", "CANDIDATES", "PASSING", "EXAMPLES"]
