@@ -319,13 +319,14 @@ class MotionPipeline:
 
 def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
                 frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """Exact hints per sample on its valid frames; features recomputed from the corrected joints.
+    """Exact hints per sample on its valid frames, on the export rig; features recomputed from the corrected joints.
 
     HumanML3D features are relative to the first frame (floor, origin, facing +Z) and have one
     frame fewer than their joints, so the last frame's features are repeated.
     """
     import dataclasses
 
+    from .body.smpl_pose import fit_rig
     from .control.exact import meet_hints
     from .motion.features import joints_to_features
 
@@ -335,7 +336,10 @@ def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tenso
         if not bool(hint_mask[i, :n].any()):
             reports.append(None)
             continue
-        corrected, report = meet_hints(joints[i, :n].cpu().numpy(), hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
+        # On the export rig first: its bones are the dataset skeleton's (symmetric), so hints taken
+        # from real motions are within reach, and the exports then show exactly these joints.
+        _, rigged = fit_rig(joints[i, :n].cpu().numpy())
+        corrected, report = meet_hints(rigged, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
         joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
         recomputed = joints_to_features(torch.as_tensor(corrected), retarget=False).to(features.dtype)
         features[i, : n - 1] = recomputed.to(features.device)

@@ -94,7 +94,14 @@ def test_bench_runs_and_writes_json(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| MLD-2 (CFG 7.5) | 1 |" in table and "| MotionLCM-1 | 1 |" in table
     payload = json.loads(out.read_text())
-    assert [r["method"] for r in payload["rows"]] == ["MLD-2 (CFG 7.5)", "MotionLCM-1"]
+    methods = [r["method"] for r in payload["rows"]]
+    assert methods[:2] == ["MLD-2 (CFG 7.5)", "MotionLCM-1"]
+    # then the control timings: exact hints per joint set and density, each with its largest hint error
+    control = payload["rows"][2:]
+    assert [m.split(", ", 1)[1] for m in methods[2:]] == ["pelvis 100%", "pelvis 25%", "pelvis 5 frames", "pelvis 1 frame",
+                                                          "left foot 25%", "head 25%", "right wrist 25%", "all six 25%"]
+    # (random weights here: the motions are not human, so only that the error is measured, not its size)
+    assert all(r["median_ms"]["total"] > 0 and np.isfinite(r["median_ms"]["max_error_mm"]) for r in control)
     assert set(payload["rows"][0]["median_ms"]) == {"text", "denoise", "decode", "joints", "total"}
     assert payload["machine"]["device"] == "cpu" and "MotionLCM-1 batch 1" in payload["denoise_speedup"]
     assert main(["bench", "--batch-sizes", "0"]) == 2

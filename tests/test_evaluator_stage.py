@@ -8,7 +8,7 @@ import yaml
 
 from motionlcm.data.humanml3d import HumanML3DDataset, collate_motions
 from motionlcm.models.evaluator import info_nce_loss, load_evaluator, margin_loss, same_pair_mask
-from motionlcm.training import checkpoint as ckpt
+from motionlcm import checkpoint as ckpt
 
 TINY = {"width": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64, "dropout": 0.0, "text_hidden": 32, "embed_dim": 16}
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "stage" / "evaluator.yaml"

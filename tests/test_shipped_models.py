@@ -71,13 +71,16 @@ def test_default_model_meets_hints_on_fresh_motions():
     hints = np.where(mask[..., None], truth, 0.0).astype(np.float32)
     out = pipe(texts, lengths, num_steps=1, seed=list(range(len(texts))), control=(hints, mask))
     error = np.linalg.norm(out.joints - hints, axis=-1)
-    # Pelvis and head: met exactly. Feet and wrists: as close as the generated limbs reach - these
-    # hints come from another motion (misses of ~1 m before) on the dataset's skeleton, and the
-    # model's thighs and forearms are up to 2 cm shorter, so a stretched limb can fall short.
+    # These hints come from other motions (misses of ~1 m before the correction). Pelvis and head:
+    # met exactly. Feet: within 3 cm (the correction runs on the symmetric export rig; the data's
+    # skeleton differs by up to 2.8 cm at the hips). Wrists: where the head is hinted at the same
+    # frame the spine is fixed by it, and a wrist beyond the arm's reach from there stays short.
     for joint in (0, 15):
         assert error[..., joint][mask[..., joint]].max() < 1e-4
-    limbs = error[..., [10, 11, 20, 21]][mask[..., [10, 11, 20, 21]]]
-    assert limbs.mean() <= 0.03 and limbs.max() <= 0.15, (limbs.mean(), limbs.max())
+    feet = error[..., [10, 11]][mask[..., [10, 11]]]
+    wrists = error[..., [20, 21]][mask[..., [20, 21]]]
+    assert feet.max() <= 0.03, feet.max()
+    assert wrists.mean() <= 0.05 and np.median(wrists) <= 0.01, (wrists.mean(), np.median(wrists))
     assert error[mask].mean() <= 0.02
     assert np.isfinite(out.joints).all()
 
