@@ -384,7 +384,7 @@ class MotionService:
         run record, plain data fit for gradio state: ``{"dir", "prompt", "frames", "ms", "timings",
         "settings", "control", "samples": [{"seed", "glb", "bvh", "npz", "mp4"}], ...}`` where the
         files not written yet are None (see :meth:`export` and :meth:`render`)."""
-        from .export.glb import save_glb
+        from .export.files import write_motion_files
 
         result = self._run_model(request)
         run_dir = self.files.new_run_dir(session)
@@ -392,7 +392,7 @@ class MotionService:
         samples = []
         for index in range(request.samples):
             seed = result.seed_of(index)
-            glb = save_glb(run_dir / f"{file_stem(request.prompt, seed)}.glb", result.motion(index)[1], fps=FPS)
+            glb = write_motion_files(result, index, run_dir / file_stem(request.prompt, seed), ("glb",))["glb"]
             samples.append({"seed": seed, "glb": str(glb), "bvh": None, "npz": None, "mp4": None})
         return {"dir": str(run_dir), "prompt": request.prompt, "frames": request.frames,
                 "ms": result.timings["total"] * 1000.0, "timings": {k: v * 1000.0 for k, v in result.timings.items()},
@@ -410,14 +410,13 @@ class MotionService:
 
     def export(self, run: dict) -> dict:
         """Write every sample's BVH and NPZ (stored in the run record, which is returned)."""
-        from .export.bvh import save_bvh
-        from .export.npz import save_motion_npz
+        from .export.files import write_motion_files
 
         result = load_run_result(run)
         for index, sample in enumerate(run["samples"]):
-            stem = Path(sample["glb"]).with_suffix("")
-            sample["bvh"] = str(save_bvh(stem.with_suffix(".bvh"), result.motion(index)[1], fps=FPS))
-            sample["npz"] = str(save_motion_npz(stem.with_suffix(".npz"), result, index, model_id=run["model_id"]))
+            written = write_motion_files(result, index, Path(sample["glb"]).with_suffix(""), ("bvh", "npz"),
+                                         model_id=run["model_id"])
+            sample["bvh"], sample["npz"] = str(written["bvh"]), str(written["npz"])
         return run
 
     def render(self, run: dict, index: int, body: str) -> RenderOutcome:

@@ -21,3 +21,15 @@ def test_one_frame_rate():
     from motionlcm.motion import FPS
 
     assert FPS == 20 and inputs.FPS is bvh.FPS is glb.FPS is npz.FPS is FPS
+
+
+def test_one_writer_for_cli_batch_and_app():
+    """The app, the batch mode and the single-prompt CLI write files through export/files.py only."""
+    import inspect
+
+    from motionlcm import app_core, cli
+    from motionlcm.export import batch
+
+    for module in (app_core, batch, cli):
+        source = inspect.getsource(module)
+        assert "save_bvh(" not in source and "save_glb(" not in source and "save_motion_npz(" not in source, module

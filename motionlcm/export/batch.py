@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 
 from ..errors import MotionLCMError
 from ..inputs import MAX_PROMPT_CHARS, check_prompt
+from .files import FORMATS  # the one list of output formats
 
-FORMATS = ("npz", "bvh", "glb", "mp4")
 MANIFEST = "manifest.json"
 
 
@@ -89,29 +89,11 @@ def _is_done(entry: dict | None, out_dir: Path, formats: tuple[str, ...], settin
 def write_outputs(result, index: int, item: PromptItem, out_dir: Path, formats: tuple[str, ...], model_id: str,
                   video: Callable | None = None, stem: str | None = None) -> dict[str, str]:
     """Write the requested formats of one generated sample; returns {format: file name}."""
-    from .bvh import save_bvh
-    from .glb import save_glb
-    from .npz import FPS, save_motion_npz
+    from .files import write_motion_files
 
-    _, joints = result.motion(index)
-    files = {}
-    for fmt in formats:
-        path = Path(out_dir) / f"{stem or item.stem}.{fmt}"
-        if fmt == "npz":
-            save_motion_npz(path, result, index, model_id=model_id)
-        elif fmt == "bvh":
-            save_bvh(path, joints, fps=FPS)
-        elif fmt == "glb":
-            save_glb(path, joints, fps=FPS)
-        elif fmt == "mp4":
-            if video is None:
-                from ..render.stick import render_stick_figure
-
-                render_stick_figure(joints, path, fps=FPS, title=item.text)
-            else:
-                video(path, joints, item.text)
-        files[fmt] = path.name
-    return files
+    written = write_motion_files(result, index, Path(out_dir) / (stem or item.stem), formats, model_id=model_id,
+                                 title=item.text, video=video)
+    return {fmt: path.name for fmt, path in written.items()}
 
 
 def generate_batch(pipe, items: list[PromptItem], out_dir: str | Path, formats: tuple[str, ...], batch_size: int = 32,
