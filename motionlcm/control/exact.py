@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MotionLCMError
+from ..motion.rotations import qbetween, quat_to_matrix
 
 PELVIS, HEAD = 0, 15
 # (upper joint, middle joint, end joint) of the limbs an end-effector hint moves.
@@ -46,6 +47,7 @@ SPINE_TO_HEAD = (0, 3, 6, 9, 12, 15)
 # Joints that move rigidly with the spine3 -> neck segment when the spine bends.
 UPPER_BODY = (13, 14, 16, 17, 18, 19, 20, 21)
 LOWER_BODY = (0, 1, 2, 4, 5, 7, 8, 10, 11)  # what a lean of the upper body leaves in place
+LEANING = tuple(j for j in range(22) if j not in LOWER_BODY)  # what it turns about the pelvis
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, toe) per side
 SUPPORTED = (PELVIS, 10, 11, HEAD, 20, 21)
 UNREACHED = 1e-4  # metres: a hinted point missed by more than this is counted as unreachable
@@ -80,9 +82,7 @@ def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: f
     free = ~hinted
     if not free.any():
         return field
-    second = np.zeros((max(frames - 2, 0), frames))
-    for t in range(frames - 2):
-        second[t, t:t + 3] = (1.0, -2.0, 1.0)
+    second = np.diff(np.eye(frames), 2, axis=0)  # rows (1, -2, 1): second differences
     a_free, a_fixed = second[:, free], second[:, hinted]
     lam = float(decay_frames) ** -4
     lhs = a_free.T @ a_free + lam * np.eye(int(free.sum()))
@@ -122,15 +122,7 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray)
 
 def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Smallest rotations (K, 3, 3) turning directions u onto v (K, 3)."""
-    u, v = _unit(u), _unit(v)
-    axis = np.cross(u, v)
-    s = np.linalg.norm(axis, axis=-1)
-    c = (u * v).sum(-1)
-    k = np.zeros(u.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    factor = np.where(s > 1e-12, (1 - c) / np.maximum(s**2, 1e-24), 0.5)
-    return np.eye(3) + k + k @ k * factor[..., None, None]
+    return quat_to_matrix(qbetween(u, v))
 
 
 def _fabrik(chain: np.ndarray, target: np.ndarray, iterations: int = 20) -> np.ndarray:
@@ -174,6 +166,23 @@ def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: 
     return reached
 
 
+def _shortfall(target: np.ndarray, root: np.ndarray, reach: np.ndarray, short: np.ndarray) -> np.ndarray:
+    """(T, 3) move of a limb's root that brings ``target`` within the stretched limb's ``reach``, where ``short``."""
+    gap = target - root
+    dist = np.linalg.norm(gap, axis=-1, keepdims=True)
+    return np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
+
+
+def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, shift: np.ndarray, side: int) -> None:
+    """Put foot ``side`` back where it was planted (weight ``planted`` (T,)) on the frames ``shift`` moved it;
+    best effort: a plant out of the leg's reach slides."""
+    frames = np.flatnonzero((planted > 0) & (np.linalg.norm(shift, axis=-1) > 1e-6))
+    if len(frames):
+        ankle = FOOT_JOINTS[side][0]
+        w = planted[frames, None]
+        _place_leg(joints, frames, side, (1 - w) * joints[frames, ankle] + w * original[frames, ankle])
+
+
 def _arm_ik(joints: np.ndarray, end: int, upper_joint: int, middle: int, target: np.ndarray, frames: np.ndarray) -> np.ndarray:
     new_mid, new_end, reached = two_bone_ik(joints[frames, upper_joint], joints[frames, middle], joints[frames, end],
                                             target[frames])
@@ -200,13 +209,13 @@ def _reach_with_spine(joints, hints, mask, decay_frames) -> None:
     joints[frames[:, None], list(SPINE_TO_HEAD)] = moved
 
 
-def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames, keep_head: bool = False) -> int:
+def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames, keep_head: bool = False) -> None:
     """Arm IK; where the stretched arm falls short, the upper body leans (rotates about the pelvis)
-    to bring the shoulder closer, then the arm reaches again. Returns the points still unreachable."""
+    to bring the shoulder closer, then the arm reaches again."""
     field = displacement_field(hints[:, end] - joints[:, end], mask[:, end], decay_frames)
     frames = _field_frames(field)
     if not len(frames):
-        return 0
+        return
     target = joints[:, end] + field
     reached = _arm_ik(joints, end, upper_joint, middle, target, frames)
     for _ in range(3):  # a lean moves the shoulder on a sphere about the pelvis: a few rounds close the gap
@@ -218,9 +227,7 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
         # How far the shoulder must move so that the stretched arm's reach covers the target.
         reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
             np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
-        gap = target - joints[:, upper_joint]
-        dist = np.linalg.norm(gap, axis=-1, keepdims=True)
-        need = np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
+        need = _shortfall(target, joints[:, upper_joint], reach, short)
         fixed = short
         if keep_head:  # the last round: a hinted head stays where the spine step put it
             need[mask[:, HEAD]] = 0.0
@@ -230,21 +237,20 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
         pelvis = joints[lean_frames, PELVIS]
         shoulder = joints[lean_frames, upper_joint] - pelvis
         rot = _rotation_between(shoulder, shoulder + lean[lean_frames])
-        upper = [j for j in range(22) if j not in LOWER_BODY]
+        upper = list(LEANING)
         joints[lean_frames[:, None], upper] = pelvis[:, None] + np.einsum("kij,knj->kni", rot, joints[lean_frames][:, upper] - pelvis[:, None])
-        frames = _field_frames(field)
         reached = _arm_ik(joints, end, upper_joint, middle, target, frames)
-    return int((~reached & mask[frames, end]).sum())
 
 
-def _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet) -> int:
+def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -> None:
     """Leg IK for a toe hint; where the stretched leg falls short and the pelvis is free there, the
-    body shifts towards the target (the other foot re-planted), then the leg reaches again."""
+    body shifts towards the target (the other foot re-planted where ``planted`` (T, 2) says), then
+    the leg reaches again."""
     side, ankle = toe - 10, LEGS[toe][2]
     field = displacement_field(hints[:, toe] - joints[:, toe], mask[:, toe], decay_frames)
     frames = _field_frames(field)
     if not len(frames):
-        return 0
+        return
     foot = joints[:, toe] - joints[:, ankle]
     ankle_target = hints[:, toe] - foot  # at hinted frames; elsewhere the field's smooth target
     ankle_target = np.where(mask[:, toe, None], ankle_target, joints[:, ankle] + field)
@@ -257,22 +263,14 @@ def _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_plant
         joints[:] = before
         hip, knee = LEGS[toe][0], LEGS[toe][1]
         reach = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1) + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
-        gap = ankle_target - joints[:, hip]
-        dist = np.linalg.norm(gap, axis=-1, keepdims=True)
-        need = np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
+        need = _shortfall(ankle_target, joints[:, hip], reach, short)
         shift = displacement_field(need, short | mask[:, PELVIS], decay_frames)  # zero shift where the pelvis is hinted
         joints += shift[:, None]
-        if keep_planted_feet and not mask[:, 10 + (1 - side)].any():
-            other = 1 - side
-            planted = _contacts(original)[:, other]
-            moved = np.flatnonzero((planted > 0) & (np.linalg.norm(shift, axis=-1) > 1e-6))
-            if len(moved):
-                w = planted[moved, None]
-                other_ankle = FOOT_JOINTS[other][0]
-                _place_leg(joints, moved, other, (1 - w) * joints[moved, other_ankle] + w * original[moved, other_ankle])
+        other = 1 - side
+        if planted is not None and not mask[:, 10 + other].any():
+            _replant(joints, original, planted[:, other], shift, other)
         ankle_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
-        reached = _place_leg(joints, frames, side, ankle_target[frames])
-    return int((~reached & mask[frames, toe]).sum())
+        _place_leg(joints, frames, side, ankle_target[frames])
 
 
 def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -287,10 +285,8 @@ def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float 
     rot2 = np.eye(2)
     if np.linalg.norm(b - cb, axis=-1).max() >= min_spread:
         u, _, vt = np.linalg.svd((a - ca).T @ (b - cb))
-        d = np.sign(np.linalg.det(vt.T @ u.T))
-        rot2 = vt.T @ np.diag([1.0, d]) @ u.T
-        if d < 0:  # a reflection is not a motion: keep the shift only
-            rot2 = np.eye(2)
+        if np.linalg.det(vt.T @ u.T) > 0:  # a reflection is not a motion: then the shift only
+            rot2 = vt.T @ u.T
     rot = np.eye(3)
     rot[np.ix_([0, 2], [0, 2])] = rot2
     shift = np.zeros(3)
@@ -317,34 +313,26 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
     if not np.isfinite(hints[mask]).all() or not np.isfinite(joints).all():
         raise MotionLCMError("meet_hints: hints and joints must be finite")
     before = np.linalg.norm(joints - hints, axis=-1)[mask]
-    unreachable = 0
     if align and mask[:, PELVIS].any():
         # A rigid turn and shift on the ground keeps the motion exactly as natural, and usually
         # takes most of a trajectory's miss: the fields below then only fix what is left.
         rot, shift = ground_alignment(joints[mask[:, PELVIS], PELVIS], hints[mask[:, PELVIS], PELVIS])
         joints = joints @ rot.T + shift
     original = joints.copy()
+    planted = _contacts(original) if keep_planted_feet else None
 
     if mask[:, PELVIS].any():
         shift = displacement_field(hints[:, PELVIS] - joints[:, PELVIS], mask[:, PELVIS], decay_frames)
         joints += shift[:, None]
-        if keep_planted_feet:
-            planted = _contacts(original)
-            for side in (0, 1):
-                if mask[:, 10 + side].any():
-                    continue  # a foot hint decides where this foot goes
-                ankle = FOOT_JOINTS[side][0]
-                frames = np.flatnonzero((planted[:, side] > 0) & (np.linalg.norm(shift, axis=-1) > 1e-6))
-                if len(frames):
-                    w = planted[frames, side, None]
-                    target = (1 - w) * joints[frames, ankle] + w * original[frames, ankle]
-                    _place_leg(joints, frames, side, target)  # best effort: an unreachable plant slides
+        for side in (0, 1) if planted is not None else ():
+            if not mask[:, 10 + side].any():  # a foot hint decides where that foot goes
+                _replant(joints, original, planted[:, side], shift, side)
 
     # Order: what moves more of the body first (pelvis, then a foot's body shift, then the spine for
     # the head, then an arm's lean), each step leaving the hints already met in place.
     for toe in LEGS:
         if mask[:, toe].any():
-            _reach_with_leg(joints, original, hints, mask, toe, decay_frames, keep_planted_feet)
+            _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames)
 
     arms = [(end, chain) for end, chain in ARMS.items() if mask[:, end].any()]
     # Head (spine bend) and wrists (arm IK, the upper body leaning where an arm falls short) move
