@@ -44,14 +44,17 @@ END_SITES = {10: (0.0, 0.0, 0.05), 11: (0.0, 0.0, 0.05), 15: (0.0, 0.10, 0.0),
              20: (0.08, 0.0, 0.0), 21: (-0.08, 0.0, 0.0)}
 
 
-def save_bvh(path: str | Path, joints, fps: float = FPS, units: str = "cm") -> Path:
-    """Write joints (T, 22, 3) in metres (Y up) as a BVH file, atomically; returns the path."""
+def save_bvh(path: str | Path, joints, fps: float = FPS, units: str = "cm", rig=None) -> Path:
+    """Write joints (T, 22, 3) in metres (Y up) as a BVH file, atomically; returns the path.
+
+    ``rig``: ``fit_rig(joints)``'s result when the caller already has it (several formats of one clip).
+    """
     joints = validate_joints(joints)
     if units not in UNIT_SCALE:
         raise MotionLCMError(f"BVH units must be one of {sorted(UNIT_SCALE)}, got {units!r}")
     if not np.isfinite(fps) or fps <= 0:
         raise MotionLCMError(f"fps must be a positive number, got {fps}")
-    params, _ = fit_rig(joints)
+    params, _ = rig or fit_rig(joints)
     text = bvh_text(params.local_rotations, params.transl, params.offsets, fps, UNIT_SCALE[units])
     path = Path(path)
     with atomic_path(path) as tmp:

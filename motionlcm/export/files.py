@@ -25,17 +25,20 @@ def write_motion_files(result, index: int, stem: str | Path, formats: tuple[str,
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown output format(s) {unknown}; use {', '.join(FORMATS)}")
+    from ..body.smpl_pose import fit_rig
+
     _, joints = result.motion(index)
+    rig = fit_rig(joints) if set(formats) & {"npz", "bvh", "glb"} else None  # fitted once for all three
     stem = Path(stem)
     written: dict[str, Path] = {}
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
         if fmt == "npz":
-            save_motion_npz(path, result, index, model_id=model_id)
+            save_motion_npz(path, result, index, model_id=model_id, rig=rig)
         elif fmt == "bvh":
-            save_bvh(path, joints, fps=FPS)
+            save_bvh(path, joints, fps=FPS, rig=rig)
         elif fmt == "glb":
-            save_glb(path, joints, fps=FPS)
+            save_glb(path, joints, fps=FPS, rig=rig)
         elif video is None:
             from ..render.stick import render_stick_figure
 

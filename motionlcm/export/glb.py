@@ -37,12 +37,15 @@ _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _GLB_MAGIC, _GLB_VERSION, _CHUNK_JSON, _CHUNK_BIN = 0x46546C67, 2, 0x4E4F534A, 0x004E4942
 
 
-def save_glb(path: str | Path, joints, fps: float = FPS) -> Path:
-    """Write joints (T, 22, 3) in metres (Y up) as an animated GLB, atomically; returns the path."""
+def save_glb(path: str | Path, joints, fps: float = FPS, rig=None) -> Path:
+    """Write joints (T, 22, 3) in metres (Y up) as an animated GLB, atomically; returns the path.
+
+    ``rig``: ``fit_rig(joints)``'s result when the caller already has it (several formats of one clip).
+    """
     joints = validate_joints(joints)
     if not np.isfinite(fps) or fps <= 0:
         raise MotionLCMError(f"fps must be a positive number, got {fps}")
-    params, _ = fit_rig(joints)  # the model's one rig (smpl_pose.rig_offsets), as BVH and NPZ
+    params, _ = rig or fit_rig(joints)  # the model's one rig (smpl_pose.rig_offsets), as BVH and NPZ
     quats = Rotation.from_matrix(params.local_rotations.reshape(-1, 3, 3)).as_quat()  # (x, y, z, w) like glTF
     quats = _continuous(quats.reshape(len(joints), NUM_JOINTS, 4))
     gltf, binary = _build_gltf(params.transl, quats, params.offsets, fps)

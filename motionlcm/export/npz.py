@@ -19,10 +19,13 @@ from ..io import atomic_path
 from ..motion import FPS
 
 
-def save_motion_npz(path: str | Path, result, index: int = 0, model_id: str = "") -> Path:
-    """Write sample ``index`` of a :class:`~motionlcm.pipeline.MotionOutput` atomically."""
+def save_motion_npz(path: str | Path, result, index: int = 0, model_id: str = "", rig=None) -> Path:
+    """Write sample ``index`` of a :class:`~motionlcm.pipeline.MotionOutput` atomically.
+
+    ``rig``: ``fit_rig`` of the sample's joints when the caller already has it.
+    """
     features, joints = result.motion(index)
-    smpl, rig_joints = fit_rig(joints)
+    smpl, rig_joints = rig or fit_rig(joints)
     path = Path(path)
     with atomic_path(path) as tmp:
         np.savez(
