@@ -123,6 +123,7 @@ class MotionPipeline:
         """Load an exported checkpoint folder; ``None`` loads the shipped embedded default."""
         from .checkpoint import build_denoiser, build_vae, load_checkpoint
         from .diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
+        from .models.denoiser import text_condition_dim
         from .models.text_encoder import load_text_encoder
 
         device = pick_device(device)
@@ -135,7 +136,7 @@ class MotionPipeline:
 
             controlnet, traj_encoder = (m.to(device) for m in build_control_modules(ckpt))
         text_encoder = load_text_encoder(ckpt.config["text_encoder"], device=device)
-        text_dim = text_encoder.token_dim if denoiser.uses_text_tokens else text_encoder.dim
+        text_dim = text_condition_dim(text_encoder, denoiser.config.text_conditioning)
         if text_dim != denoiser.config.text_dim:
             raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")

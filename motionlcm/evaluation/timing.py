@@ -58,15 +58,15 @@ def random_pipeline(model: dict[str, Any], kind: str, device: torch.device, seed
     """A :class:`MotionPipeline` with random weights for a model config (``configs/model/*.yaml``)."""
     from ..diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
     from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config
+    from ..models.denoiser import text_condition_dim
     from ..models.text_encoder import load_text_encoder
     from ..pipeline import MotionPipeline
 
     torch.manual_seed(seed)
     vae = motion_vae_from_config(model["vae"]).eval()
     text_encoder = load_text_encoder(model["text_encoder"], device=device)
-    tokens = model["denoiser"].get("text_conditioning", "pooled") == "tokens"
     denoiser_cfg = {**model["denoiser"], "latent_shape": list(vae.config.latent_shape),
-                    "text_dim": text_encoder.token_dim if tokens else text_encoder.dim}
+                    "text_dim": text_condition_dim(text_encoder, model["denoiser"].get("text_conditioning", "pooled"))}
     if kind == "lcm":
         denoiser_cfg["guidance_embed_dim"] = 256
     denoiser = LatentDenoiser(DenoiserConfig.from_dict(denoiser_cfg)).eval()
@@ -156,10 +156,9 @@ def run_control_benchmark(pipe, frames: int, repeats: int, warmup: int, steps: i
     The hints are the uncontrolled motion's own joints moved 10 cm (so every hint needs a correction).
     """
     from ..control.hints import spatial_mask
-    from ..diffusion import lcm_default_guidance
 
     text = "a person walks forward and then jumps"
-    guidance = lcm_default_guidance(steps) if pipe.sampler_kind == "lcm" else pipe.guidance_for(steps)
+    guidance = pipe.guidance_for(steps)  # the checkpoint's default, as `generate` uses it
     base = pipe([text], frames, num_steps=steps, guidance=guidance, seed=0).joints[0]
     rows = []
     for label, joints, density in CONTROL_PLANS:

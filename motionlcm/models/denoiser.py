@@ -235,6 +235,11 @@ class LatentDenoiser(nn.Module):
         return self.latent_out(hidden[:, : self.config.num_latent_tokens])
 
 
+def text_condition_dim(text_encoder, text_conditioning: str = "pooled") -> int:
+    """Width of what a denoiser with ``text_conditioning`` reads from ``text_encoder`` (its ``text_dim``)."""
+    return text_encoder.token_dim if text_conditioning == "tokens" else text_encoder.dim
+
+
 def cat_text_conditions(conditions: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate text conditions along the batch; token states are zero-padded to the longest."""
     if conditions[0].ndim == 2:
@@ -263,5 +268,5 @@ def _per_sample(value: torch.Tensor | float | int, batch: int, device: torch.dev
     return tensor
 
 
-__all__ = ["DenoiserConfig", "DENOISER_PRESETS", "TEXT_CONDITIONING", "LatentDenoiser", "cat_text_conditions",
+__all__ = ["DenoiserConfig", "DENOISER_PRESETS", "TEXT_CONDITIONING", "LatentDenoiser", "cat_text_conditions", "text_condition_dim",
            "select_text_condition"]

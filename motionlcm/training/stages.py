@@ -11,7 +11,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import MotionLCMError
 from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config, vae_loss
-from ..models.denoiser import cat_text_conditions, select_text_condition
+from ..models.denoiser import cat_text_conditions, select_text_condition, text_condition_dim
 from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
 from ..checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
@@ -236,10 +236,10 @@ class MLDStage(_GeneratorStage):
         # Kept out of the module tree: frozen, loaded by name, not part of any checkpoint.
         self._text = [load_text_encoder(text_encoder)]
         denoiser = dict(denoiser)
-        uses_tokens = denoiser.get("text_conditioning", "pooled") == "tokens"
-        self._conditions = TextConditionCache(self._text[0], tokens=uses_tokens)
+        conditioning = denoiser.get("text_conditioning", "pooled")
+        self._conditions = TextConditionCache(self._text[0], tokens=conditioning == "tokens")
         denoiser.setdefault("latent_shape", list(self.vae.config.latent_shape))
-        denoiser["text_dim"] = self._text[0].token_dim if uses_tokens else self._text[0].dim
+        denoiser["text_dim"] = text_condition_dim(self._text[0], conditioning)
         self.denoiser = LatentDenoiser(DenoiserConfig.from_dict(denoiser))
         if tuple(self.denoiser.config.latent_shape) != tuple(self.vae.config.latent_shape):
             raise MotionLCMError(f"denoiser latent_shape {self.denoiser.config.latent_shape} differs from the VAE's {self.vae.config.latent_shape}")
