@@ -66,7 +66,8 @@ def _build_stage(cfg, datamodule):
         if not plain.get("vae"):
             raise MotionLCMError("the mld stage needs a trained VAE: add vae=PATH (a folder written by stage=vae)")
         return MLDStage(plain["vae"], plain["model"]["denoiser"], plain["model"]["text_encoder"], plain["model"]["schedule"],
-                        plain["stage"]["optim"], plain["stage"]["cfg_dropout"], plain["model"]["sampling"], mean, std)
+                        plain["stage"]["optim"], plain["stage"]["cfg_dropout"], plain["model"]["sampling"], mean, std,
+                        plain["stage"].get("snr_gamma"))
     if name == "lcm":
         if not plain.get("teacher"):
             raise MotionLCMError("the lcm stage needs a trained teacher: add teacher=PATH (a folder written by stage=mld)")
@@ -87,6 +88,11 @@ def _build_stage(cfg, datamodule):
 def build_stage(cfg, datamodule):
     """The LightningModule of ``cfg.stage.name``, with the latent cache of the frozen-VAE stages switched on."""
     stage = _build_stage(cfg, datamodule)
+    init = cfg.get("init")
+    if init:
+        if not hasattr(stage, "load_initial_weights"):
+            raise MotionLCMError(f"init= is supported by the mld stage, not by stage={cfg.stage.name}")
+        stage.load_initial_weights(str(init))
     if stage.frozen_vae:
         stage.use_latent_cache(cfg.stage.get("latent_cache"))
     return stage

@@ -14,7 +14,7 @@ from ..models import DenoiserConfig, LatentDenoiser, motion_vae_from_config, vae
 from ..models.denoiser import cat_text_conditions, select_text_condition, text_condition_dim
 from ..models.vae import LatentDistribution
 from ..motion.features import features_to_joints
-from ..checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint
+from ..checkpoint import Checkpoint, build_denoiser, build_vae, load_checkpoint, load_state
 
 
 class TextConditionCache:
@@ -223,13 +223,15 @@ class MLDStage(_GeneratorStage):
     frozen_vae = True
 
     def __init__(self, vae_path: str, denoiser: dict[str, Any], text_encoder: str, schedule: dict[str, Any],
-                 optim: dict[str, Any], cfg_dropout: float, sampling: dict[str, Any], mean, std):
+                 optim: dict[str, Any], cfg_dropout: float, sampling: dict[str, Any], mean, std,
+                 snr_gamma: float | None = None):
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
         from ..diffusion import NoiseSchedule, make_ddpm_scheduler
         from ..models.text_encoder import load_text_encoder
 
-        vae_ckpt = load_checkpoint(vae_path, expected_kinds=("vae",))
+        # Any checkpoint holding a VAE will do (an mld / lcm folder carries the one it was trained on).
+        vae_ckpt = load_checkpoint(vae_path, expected_kinds=("vae", "mld", "lcm"))
         _check_same_normalisation(vae_ckpt, mean, std)
         self.vae = build_vae(vae_ckpt).requires_grad_(False)
         self.text_encoder_name = text_encoder
@@ -246,11 +248,25 @@ class MLDStage(_GeneratorStage):
         self.schedule = NoiseSchedule.from_dict(schedule)
         self.noise_scheduler = make_ddpm_scheduler(self.schedule)
         self.cfg_dropout = float(cfg_dropout)
+        if snr_gamma is not None and (isinstance(snr_gamma, bool) or not isinstance(snr_gamma, (int, float)) or not snr_gamma > 0):
+            raise MotionLCMError(f"stage.snr_gamma must be a number > 0 (or null: plain MSE), got {snr_gamma!r}")
+        self.snr_gamma = None if snr_gamma is None else float(snr_gamma)
         self.sampling = dict(sampling)
         self._setup_ema()
 
     def trained_network(self) -> torch.nn.Module:
         return self.denoiser
+
+    def load_initial_weights(self, path: str) -> None:
+        """Start from an exported teacher's denoiser (fine-tuning / a longer schedule); same VAE required."""
+        ckpt = load_checkpoint(path, expected_kinds=("mld",))
+        _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
+        vae_state = ckpt.sub_state("vae")
+        own = self.vae.state_dict()
+        if vae_state.keys() != own.keys() or any(not torch.equal(vae_state[k], own[k].cpu()) for k in own):
+            raise MotionLCMError(f"init={path}: its denoiser was trained on another VAE than vae=")
+        load_state(self.denoiser, ckpt.sub_state("denoiser"), f"init={path}")
+        self._setup_ema()
 
     def on_fit_start(self) -> None:
         self._text[0].to(self.device)
@@ -268,13 +284,22 @@ class MLDStage(_GeneratorStage):
             pooled = select_text_condition(keep, pooled, empty)
         return pooled
 
-    def diffusion_loss(self, batch, denoiser: torch.nn.Module, drop_text: bool) -> torch.Tensor:
+    def diffusion_loss(self, batch, denoiser: torch.nn.Module, drop_text: bool, weighted: bool = True) -> torch.Tensor:
         z = self.posterior(batch).sample()
         noise = torch.randn_like(z)
         steps = torch.randint(0, self.schedule.num_train_timesteps, (len(z),), device=z.device)
         noisy = self.noise_scheduler.add_noise(z, noise, steps)
         eps = denoiser(noisy, steps, self.text_embeddings(batch["text"], drop_text))
-        return F.mse_loss(eps, noise)
+        if self.snr_gamma is None or not weighted:
+            return F.mse_loss(eps, noise)
+        # Min-SNR-gamma weighting (Hang et al. 2023; diffusers' compute_snr): for epsilon targets
+        # the weight min(SNR, gamma) / SNR stops the low-noise steps from dominating the gradient.
+        from diffusers.training_utils import compute_snr
+
+        snr = compute_snr(self.noise_scheduler, steps)
+        weight = torch.clamp(snr, max=self.snr_gamma) / snr
+        per_sample = F.mse_loss(eps, noise, reduction="none").flatten(1).mean(1)
+        return (per_sample * weight).mean()
 
     def training_step(self, batch, batch_idx):
         loss = self.diffusion_loss(batch, self.denoiser, drop_text=True)
@@ -283,7 +308,8 @@ class MLDStage(_GeneratorStage):
         return loss
 
     def validation_step(self, batch, batch_idx):
-        loss = self.diffusion_loss(batch, self.export_network(), drop_text=False)
+        # Plain epsilon MSE whatever the training weighting, so validation curves stay comparable.
+        loss = self.diffusion_loss(batch, self.export_network(), drop_text=False, weighted=False)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["mask"]), sync_dist=True)
 
 class LCMStage(_GeneratorStage):
