@@ -134,7 +134,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         load_control_spec(args.control, frames)  # spec errors before the model loads
     if args.prompts:
         return _generate_from_file(args, frames)
-    from .export.batch import FORMATS, PromptItem, write_outputs
+    from .batch import PromptItem, write_outputs
+    from .export.files import FORMATS
 
     out = inputs.check_output_file(args.out or "motion.npz", FORMATS)
     fmt = out.suffix.lstrip(".").lower()
@@ -198,7 +199,7 @@ def _tuning_bar(steps: int):
 
 
 def _generate_from_file(args: argparse.Namespace, default_frames: int) -> int:
-    from .export.batch import generate_batch, parse_formats, parse_prompt_lines
+    from .batch import generate_batch, parse_formats, parse_prompt_lines
     from .pipeline import MotionPipeline
 
     source = Path(args.prompts)

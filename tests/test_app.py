@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from motionlcm.app import add_app_parser, resolve_checkpoint
-from motionlcm.app_core import (MAX_PROMPT_CHARS, SessionFiles, add_to_history, check_prompt, check_seconds, check_seed,
+from motionlcm.app.core import (MAX_PROMPT_CHARS, SessionFiles, add_to_history, check_prompt, check_seconds, check_seed,
                                 preset_control_spec, read_uploaded_control, render_order)
 from motionlcm.errors import MotionLCMError
 
@@ -66,7 +66,7 @@ def test_control_presets_and_uploads_are_checked(tmp_path):
         hints, mask = load_control_spec(preset_control_spec(name, 4.0), 80)
         assert mask[:, 0].all() and not mask[:, 1:].any()
         assert np.allclose(hints[0, 0], [0.0, 0.9, 0.0], atol=1e-6)  # every path starts at the origin
-    from motionlcm.app_core import upload_folder
+    from motionlcm.app.core import upload_folder
 
     uploads = upload_folder()
     uploads.mkdir(parents=True, exist_ok=True)
@@ -83,7 +83,7 @@ def test_control_presets_and_uploads_are_checked(tmp_path):
 def test_only_files_in_the_upload_folder_are_read(tmp_path, where):
     """A server path that a client names is never opened: outside Gradio's upload folder (also
     through a symlink placed inside it) or missing, the same message, naming nothing."""
-    from motionlcm.app_core import upload_folder
+    from motionlcm.app.core import upload_folder
 
     secret = tmp_path / "secret_settings.json"
     secret.write_text('{"api_token": "hunter2"}')

@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
+from motionlcm.batch import parse_formats, parse_prompt_lines
 from motionlcm.cli import main
 from motionlcm.errors import MotionLCMError
-from motionlcm.export.batch import parse_formats, parse_prompt_lines
 
 
 def test_prompt_lines_with_and_without_lengths():

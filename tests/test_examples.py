@@ -20,6 +20,6 @@ def test_examples_metadata_is_well_formed_and_checkable():
 
 
 def test_app_shows_only_the_passing_examples():
-    from motionlcm.app_core import EXAMPLE_PROMPTS
+    from motionlcm.app.core import EXAMPLE_PROMPTS
 
     assert list(EXAMPLE_PROMPTS) == [p.text for p in EXAMPLES]

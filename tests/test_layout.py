@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-INFERENCE = ["motionlcm.pipeline", "motionlcm.app_core", "motionlcm.app", "motionlcm.export.batch", "motionlcm.export.bvh",
+INFERENCE = ["motionlcm.pipeline", "motionlcm.app.core", "motionlcm.app", "motionlcm.batch", "motionlcm.export.bvh",
              "motionlcm.render.stick", "motionlcm.models.controlnet", "motionlcm.models.evaluator",
              "motionlcm.diffusion.latent_tuning", "motionlcm.evaluation.runner", "motionlcm.checkpoint"]
 
@@ -27,9 +27,9 @@ def test_one_writer_for_cli_batch_and_app():
     """The app, the batch mode and the single-prompt CLI write files through export/files.py only."""
     import inspect
 
-    from motionlcm import app_core, cli
-    from motionlcm.export import batch
+    from motionlcm import batch, cli
+    from motionlcm.app import core
 
-    for module in (app_core, batch, cli):
+    for module in (core, batch, cli):
         source = inspect.getsource(module)
         assert "save_bvh(" not in source and "save_glb(" not in source and "save_motion_npz(" not in source, module

@@ -1,5 +1,9 @@
 """Batch generation: a prompts file -> one folder of NPZ/BVH/GLB/MP4 files plus a JSON manifest.
 
+This module runs the model (``generate_batch``: prompt lines -> pipeline calls -> files, with
+resume); every file is written by :func:`motionlcm.export.files.write_motion_files`, the one
+writer that the CLI and the app use too.
+
 Prompt lines are ``text#frames`` (HumanML3D's example_prompts.txt) or plain text (default length);
 blank lines and ``#``-comments are skipped; malformed lines are reported with their line numbers
 while the valid ones proceed. Every file is written atomically and the manifest is rewritten after
@@ -10,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
-from ..errors import MotionLCMError
-from ..inputs import MAX_PROMPT_CHARS, check_prompt
-from .files import FORMATS  # the one list of output formats
+from .errors import MotionLCMError
+from .export.files import FORMATS  # the one list of output formats
+from .inputs import check_prompt
 
 MANIFEST = "manifest.json"
 
@@ -37,7 +41,7 @@ class PromptItem:
 
 def parse_prompt_lines(lines: Iterable[str], default_frames: int) -> tuple[list[PromptItem], list[str]]:
     """Valid items and one message per malformed line (``line N: ...``)."""
-    from ..pipeline import parse_length
+    from .pipeline import parse_length
 
     items, problems = [], []
     for number, raw in enumerate(lines, start=1):
@@ -89,7 +93,7 @@ def _is_done(entry: dict | None, out_dir: Path, formats: tuple[str, ...], settin
 def write_outputs(result, index: int, item: PromptItem, out_dir: Path, formats: tuple[str, ...], model_id: str,
                   video: Callable | None = None, stem: str | None = None) -> dict[str, str]:
     """Write the requested formats of one generated sample; returns {format: file name}."""
-    from .files import write_motion_files
+    from .export.files import write_motion_files
 
     written = write_motion_files(result, index, Path(out_dir) / (stem or item.stem), formats, model_id=model_id,
                                  title=item.text, video=video)
@@ -106,7 +110,7 @@ def generate_batch(pipe, items: list[PromptItem], out_dir: str | Path, formats: 
     """
     from tqdm.auto import tqdm
 
-    from ..io import write_text
+    from .io import write_text
 
     if batch_size < 1:
         raise MotionLCMError("--batch-size must be at least 1")

@@ -1,7 +1,8 @@
 """The MotionLCM web app (gradio): ``motionlcm app``, ``python app.py`` or :func:`launch`.
 
 :func:`build_app` wraps a loaded :class:`~motionlcm.pipeline.MotionPipeline` in a ``gr.Blocks``
-app (layout and events in :mod:`motionlcm.app_ui`, the work in :mod:`motionlcm.app_core`).
+app (layout and events in :mod:`motionlcm.app.ui`, the work in :mod:`motionlcm.app.core`;
+:mod:`motionlcm.app.bench` measures a running app).
 Nothing heavy is imported at module level, so ``motionlcm --help`` stays fast and works
 without gradio installed (``pip install 'motionlcm[app]'``).
 """
@@ -14,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import MotionLCMError
+from ..errors import MotionLCMError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -35,7 +36,7 @@ def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
         if not path.is_dir():
             raise MotionLCMError(f"checkpoint folder not found: {path} (give the export/ folder written by `motionlcm train`)")
         return path
-    from .pipeline import default_checkpoint
+    from ..pipeline import default_checkpoint
 
     return default_checkpoint()
 
@@ -43,14 +44,14 @@ def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
 def build_app(pipe, *, smpl_dir: str | None = None, concurrency_limit: int = 2, title: str = "MotionLCM",
               files_parent: str | os.PathLike | None = None):
     """A ``gr.Blocks`` app around a loaded pipeline, queue configured; ``demo.motion_service`` holds
-    the :class:`~motionlcm.app_core.MotionService` (its ``files.cleanup()`` deletes the outputs).
+    the :class:`~motionlcm.app.core.MotionService` (its ``files.cleanup()`` deletes the outputs).
 
     ``smpl_dir`` (default $MOTIONLCM_SMPL_DIR) offers the SMPL body; ``files_parent`` is where the
     temporary output folder is made (default: the system's temporary folder, which gradio serves).
     """
     _require_gradio()
-    from .app_core import BodyOptions, MotionService, SessionFiles
-    from .app_ui import build_interface
+    from .core import BodyOptions, MotionService, SessionFiles
+    from .ui import build_interface
 
     if concurrency_limit < 1:
         raise MotionLCMError("concurrency_limit must be at least 1")
@@ -62,7 +63,7 @@ def launch(ckpt: str | os.PathLike | None = None, host: str = DEFAULT_HOST, port
            device: str | None = None, concurrency_limit: int = 2, **launch_options) -> None:
     """Load the checkpoint (default: the embedded one), build the app and serve it until stopped."""
     _require_gradio()
-    from .pipeline import MotionPipeline
+    from ..pipeline import MotionPipeline
 
     path = resolve_checkpoint(ckpt)
     print(f"loading {path} ...", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The gradio interface of the web app (``build_app``); the work is done by :mod:`motionlcm.app_core`.
+"""The gradio interface of the web app (``build_app``); the work is done by :mod:`motionlcm.app.core`.
 
 Events and API endpoints
 ------------------------
@@ -10,7 +10,7 @@ Events and API endpoints
   first, with a progress bar; adds the MP4s to the downloads.
 * ``/generate`` (API only): both in one call, returning (GLB, MP4, downloads, time text).
 
-Model calls take turns (see :class:`~motionlcm.app_core.MotionService`); the queue runs up to
+Model calls take turns (see :class:`~motionlcm.app.core.MotionService`); the queue runs up to
 ``concurrency_limit`` calls of each event at once. Input problems become ``gr.Error`` pop-ups,
 a body that could not be drawn a ``gr.Warning``.
 """
@@ -19,7 +19,8 @@ import json
 
 import gradio as gr
 
-from .app_core import (
+from ..errors import MotionLCMError
+from .core import (
     BODY_LABELS,
     CONTROL_NONE,
     CONTROL_PRESETS,
@@ -40,7 +41,6 @@ from .app_core import (
     render_order,
     timing_text,
 )
-from .errors import MotionLCMError
 
 CONCURRENCY_LIMIT = 2
 QUEUE_SIZE = 64

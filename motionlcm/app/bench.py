@@ -9,11 +9,11 @@
 
 Against a running app::
 
-    python -m motionlcm.app_bench --url http://127.0.0.1:7860/ --out bench_app.json
+    python -m motionlcm.app.bench --url http://127.0.0.1:7860/ --out bench_app.json
 
 or starting one in-process from a checkpoint (default: the embedded model)::
 
-    python -m motionlcm.app_bench --ckpt assets/checkpoints/motionlcm --device cpu
+    python -m motionlcm.app.bench --ckpt assets/checkpoints/motionlcm --device cpu
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from .app_core import EXAMPLE_PROMPTS
-from .errors import MotionLCMError
+from ..errors import MotionLCMError
+from .core import EXAMPLE_PROMPTS
 
 TIMING = re.compile(r"Generated in (\d+) ms")
 
@@ -139,8 +139,8 @@ def local_app(ckpt: str | None, device: str | None):
     """An app served in this process on a free port; yields its URL."""
     import socket
 
-    from .app import build_app, resolve_checkpoint
-    from .pipeline import MotionPipeline
+    from ..pipeline import MotionPipeline
+    from . import build_app, resolve_checkpoint
 
     demo = build_app(MotionPipeline.from_pretrained(resolve_checkpoint(ckpt), device=device))
     with socket.socket() as sock:
@@ -184,7 +184,7 @@ def format_report(report: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m motionlcm.app_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m motionlcm.app.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running app (default: start one in this process from --ckpt)")
     parser.add_argument("--ckpt", help="checkpoint for the in-process app (default: the embedded model)")
     parser.add_argument("--device", help="device of the in-process app (cpu, cuda)")
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.repeats < 1 or args.warmup < 0 or args.clients < 0 or args.requests < 1:
-        print("app_bench: error: --repeats and --requests must be >= 1, --warmup and --clients >= 0", file=sys.stderr)
+        print("motionlcm.app.bench: error: --repeats and --requests must be >= 1, --warmup and --clients >= 0", file=sys.stderr)
         return 2
     try:
         if args.url:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             with local_app(args.ckpt, args.device) as url:
                 report = run_benchmark(url, args.repeats, args.warmup, args.clients, args.requests, args.video, body=args.body)
     except MotionLCMError as exc:
-        print(f"app_bench: error: {exc}", file=sys.stderr)
+        print(f"motionlcm.app.bench: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
     if args.out:

@@ -1,6 +1,6 @@
 """The web app's core, free of gradio: input checks, per-session files, generation and rendering.
 
-:mod:`motionlcm.app_ui` wires these into gradio components; keeping them here lets the checks
+:mod:`motionlcm.app.ui` wires these into gradio components; keeping them here lets the checks
 and the file handling be used (and tested) without a browser or a server.
 
 Generation, export and rendering are separate steps. :meth:`MotionService.generate` runs the
@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .examples import EXAMPLES
-from .errors import MotionLCMError
-from .inputs import (FPS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MAX_TUNING_STEPS,
+from ..examples import EXAMPLES
+from ..errors import MotionLCMError
+from ..inputs import (FPS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SECONDS, MAX_SEED, MAX_TUNING_STEPS,
                      MIN_SECONDS, check_control_size, check_count, check_guidance, check_prompt, check_seconds, check_seed,
                      check_steps)
 
@@ -221,7 +221,7 @@ def control_hints(spec: dict | None, frames: int) -> np.ndarray | None:
     """Controlled joint positions (T, 22, 3), NaN where free; None without control."""
     if spec is None:
         return None
-    from .control.spec import load_control_spec
+    from ..control.spec import load_control_spec
 
     hints, mask = load_control_spec(spec, frames)
     return np.where(mask[..., None], hints, np.nan).astype(np.float32)
@@ -272,7 +272,7 @@ class SessionFiles:
 
 def load_run_result(run: dict):
     """The :class:`~motionlcm.pipeline.MotionOutput` of a run, from the arrays it saved."""
-    from .pipeline import MotionOutput
+    from ..pipeline import MotionOutput
 
     path = Path(run["dir"]) / RUN_ARRAYS
     if not path.is_file():
@@ -384,7 +384,7 @@ class MotionService:
         run record, plain data fit for gradio state: ``{"dir", "prompt", "frames", "ms", "timings",
         "settings", "control", "samples": [{"seed", "glb", "bvh", "npz", "mp4"}], ...}`` where the
         files not written yet are None (see :meth:`export` and :meth:`render`)."""
-        from .export.files import write_motion_files
+        from ..export.files import write_motion_files
 
         result = self._run_model(request)
         run_dir = self.files.new_run_dir(session)
@@ -410,7 +410,7 @@ class MotionService:
 
     def export(self, run: dict) -> dict:
         """Write every sample's BVH and NPZ (stored in the run record, which is returned)."""
-        from .export.files import write_motion_files
+        from ..export.files import write_motion_files
 
         result = load_run_result(run)
         for index, sample in enumerate(run["samples"]):
@@ -433,10 +433,10 @@ class MotionService:
         if body not in self.bodies.choices:
             raise MotionLCMError(f"Unknown body {body!r}; choose one of {', '.join(self.bodies.choices)}.")
         if body == "stick":
-            from .render.stick import render_stick_figure
+            from ..render.stick import render_stick_figure
 
             return RenderOutcome(render_stick_figure(joints, path, fps=FPS, title=title, size=self.resolution), "stick")
-        from .render.mesh_video import render_motion_video
+        from ..render.mesh_video import render_motion_video
 
         try:
             with self._render_lock:
@@ -445,7 +445,7 @@ class MotionService:
                                             title=title, body_model=model)
             return RenderOutcome(video, body)
         except MotionLCMError as exc:  # no offscreen OpenGL, no SMPL files, ...
-            from .render.stick import render_stick_figure
+            from ..render.stick import render_stick_figure
 
             video = render_stick_figure(joints, path, fps=FPS, title=title, size=self.resolution)
             return RenderOutcome(video, "stick", f"The {BODY_LABELS.get(body, body)} video could not be made ({exc}); "
@@ -453,7 +453,7 @@ class MotionService:
 
     def _body_model(self, body: str):
         if body not in self._body_models:
-            from .body.mesh import load_body_model
+            from ..body.mesh import load_body_model
 
             self._body_models[body] = load_body_model(body, smpl_dir=self.bodies.smpl_dir if body == "smpl" else None)
         return self._body_models[body]
