@@ -22,6 +22,9 @@ from .io import atomic_path, load_npy, save_npy
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
 KINDS = ("vae", "mld", "lcm", "evaluator", "control")
+GENERATOR_KINDS = ("mld", "lcm", "control")  # checkpoints that sample, so carry a scheduler
+# The sampler, saved like diffusers' schedulers: scheduler/scheduler_config.json.
+SCHEDULER_DIR, SCHEDULER_FILE = "scheduler", "scheduler_config.json"
 FORMAT_VERSION = 1
 
 
@@ -47,8 +50,12 @@ class Checkpoint:
 
 
 def save_checkpoint(directory: str | Path, kind: str, config: dict[str, Any], modules: dict[str, torch.nn.Module],
-                    mean: np.ndarray, std: np.ndarray) -> Path:
-    """Write an inference checkpoint atomically (file by file; the config goes last)."""
+                    mean: np.ndarray, std: np.ndarray, scheduler=None) -> Path:
+    """Write an inference checkpoint atomically (file by file; the config goes last).
+
+    Generator checkpoints (mld / lcm / control) also get their sampler as a component,
+    ``scheduler/scheduler_config.json`` (``scheduler``, else :func:`default_scheduler` of the config).
+    """
     from safetensors.torch import save_file
 
     if kind not in KINDS:
@@ -65,6 +72,11 @@ def save_checkpoint(directory: str | Path, kind: str, config: dict[str, Any], mo
     save_npy(directory / "Mean.npy", np.asarray(mean, np.float32))
     save_npy(directory / "Std.npy", np.asarray(std, np.float32))
     full = {"format_version": FORMAT_VERSION, "kind": kind, **config}
+    if kind in GENERATOR_KINDS:
+        scheduler = scheduler if scheduler is not None else default_scheduler(full)
+        (directory / SCHEDULER_DIR).mkdir(exist_ok=True)
+        with atomic_path(directory / SCHEDULER_DIR / SCHEDULER_FILE) as tmp:
+            Path(tmp).write_text(scheduler.to_json_string(), encoding="utf-8")
     with atomic_path(directory / CONFIG_FILE) as tmp:
         Path(tmp).write_text(yaml.safe_dump(full, sort_keys=False), encoding="utf-8")
     return directory
@@ -108,6 +120,36 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: s
     except RuntimeError as exc:
         first = [line.strip() for line in str(exc).splitlines() if line.strip()][1:2] or [str(exc)[:120]]
         raise MotionLCMError(f"{where}: weights do not match the model config ({first[0][:160]})") from None
+
+
+def default_scheduler(config: dict[str, Any]):
+    """The sampler a checkpoint config implies (also for folders saved before schedulers were a
+    component): LCM on the noise schedule for students (and ControlNets on one), DDIM otherwise."""
+    from .diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
+
+    schedule = NoiseSchedule.from_dict(config.get("schedule"))
+    if config.get("kind") == "lcm" or (config.get("kind") == "control" and config.get("base_kind", "lcm") == "lcm"):
+        return make_lcm_scheduler(schedule, int((config.get("lcm") or {}).get("num_ddim_timesteps", 10)))
+    return make_ddim_scheduler(schedule)
+
+
+def build_scheduler(ckpt: Checkpoint):
+    """The checkpoint's saved sampler (``scheduler/scheduler_config.json``), else :func:`default_scheduler`."""
+    import json
+
+    from .diffusion.schedule import scheduler_class
+
+    path = ckpt.path / SCHEDULER_DIR / SCHEDULER_FILE
+    if not path.is_file():
+        return default_scheduler(ckpt.config)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MotionLCMError(f"{path}: unreadable scheduler config ({str(exc)[:100]})") from None
+    if not isinstance(saved, dict):
+        raise MotionLCMError(f"{path}: the scheduler config must be a JSON object")
+    cls = scheduler_class(saved.get("_class_name"), str(path))
+    return cls.from_config(saved)
 
 
 def build_vae(ckpt: Checkpoint):

@@ -93,14 +93,49 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class MotionPipeline:
-    """Text-to-motion from an exported checkpoint folder.
+@dataclass
+class GenerationInputs:
+    """What :meth:`MotionPipeline.check_inputs` returns: every argument checked and normalised."""
 
-    ``mld`` checkpoints sample with DDIM + classifier-free guidance (the teacher); ``lcm``
-    checkpoints with diffusers' LCMScheduler in a few steps, guidance entering as an embedding.
-    ``control`` checkpoints add a Motion ControlNet to their base (``lcm`` or ``mld``) and sample
-    like it. With an LCM-family model, ``latent_tuning_steps`` also optimises the initial noise
-    towards the hints (consistency latent tuning), with or without a ControlNet.
+    texts: list[str]
+    frames: list[int]
+    steps: int
+    guidance: float
+    seed: int | list[int]  # one per sample when per-sample seeds were given
+    hints: np.ndarray | None = None  # (B, T, 22, 3) metres
+    hint_mask: np.ndarray | None = None  # (B, T, 22) bool
+    latent_tuning_steps: int = 0
+    exact_hints: bool = True
+
+    def generator(self) -> torch.Generator | list[torch.Generator]:
+        """CPU generator(s) for the seed(s): a seed gives the same motion on CPU and CUDA."""
+        if isinstance(self.seed, list):
+            return [torch.Generator(device="cpu").manual_seed(s) for s in self.seed]
+        return torch.Generator(device="cpu").manual_seed(self.seed)
+
+
+@dataclass
+class PromptConditions:
+    """:meth:`MotionPipeline.encode_prompt`: the text conditions, and the empty text's for CFG."""
+
+    cond: torch.Tensor
+    uncond: torch.Tensor | None = None
+
+
+class MotionPipeline:
+    """Text-to-motion from an exported checkpoint folder, in diffusers' shape.
+
+    Components (:attr:`components`): ``vae``, ``denoiser``, ``text_encoder``, ``scheduler`` and,
+    in ``control`` checkpoints, ``controlnet`` + ``traj_encoder``. The scheduler is the saved
+    sampler of the checkpoint (``scheduler/scheduler_config.json``): DDIM + classifier-free
+    guidance for an MLD teacher, LCMScheduler (a few steps, guidance as an embedding) for a
+    MotionLCM student; a ControlNet samples as the model it was trained on.
+
+    A call runs the steps in order, each a method of its own: :meth:`check_inputs` (the one
+    validation of arguments), :meth:`encode_prompt`, :meth:`prepare_latents`,
+    :meth:`prepare_control` (hints and ControlNet tokens), :meth:`denoise_latents` (or
+    :meth:`tune_latents`, consistency latent tuning of the initial noise), :meth:`decode_latents`,
+    and, with hints, :meth:`meet_hints` (the exact motion-space correction).
     """
 
     def __init__(self, vae, denoiser, text_encoder, scheduler, mean: np.ndarray, std: np.ndarray, config: dict,
@@ -109,8 +144,6 @@ class MotionPipeline:
         self.controlnet, self.traj_encoder = controlnet, traj_encoder
         self.config, self.device, self.name = config, device, name
         self.kind = config["kind"]
-        # How to sample: a control checkpoint samples as the model it was trained on.
-        self.sampler_kind = config.get("base_kind", "lcm") if self.kind == "control" else self.kind
         self.mean = torch.as_tensor(mean, device=device)
         self.std = torch.as_tensor(std, device=device)
         sampling = config.get("sampling") or {}
@@ -118,18 +151,30 @@ class MotionPipeline:
         guidance = sampling.get("guidance")
         self.default_guidance = None if guidance is None else float(guidance)
 
+    @property
+    def components(self) -> dict[str, object]:
+        """The registered modules and the scheduler (None where a checkpoint has no ControlNet)."""
+        return {"vae": self.vae, "denoiser": self.denoiser, "text_encoder": self.text_encoder,
+                "scheduler": self.scheduler, "controlnet": self.controlnet, "traj_encoder": self.traj_encoder}
+
+    @property
+    def sampler_kind(self) -> str:
+        """``"lcm"`` (few-step consistency sampling) or ``"mld"`` (DDIM + CFG): read off the scheduler."""
+        from .diffusion.schedule import is_lcm_scheduler
+
+        return "lcm" if is_lcm_scheduler(self.scheduler) else "mld"
+
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, device: str | torch.device | None = None) -> "MotionPipeline":
-        """Load an exported checkpoint folder; ``None`` loads the shipped embedded default."""
-        from .checkpoint import build_denoiser, build_vae, load_checkpoint
-        from .diffusion import NoiseSchedule, make_ddim_scheduler, make_lcm_scheduler
+        """Load an exported checkpoint folder; ``None`` loads the default model (:func:`default_checkpoint`)."""
+        from .checkpoint import build_denoiser, build_scheduler, build_vae, load_checkpoint
         from .models.denoiser import text_condition_dim
         from .models.text_encoder import load_text_encoder
 
         device = pick_device(device)
         directory = default_checkpoint() if directory is None else directory
         ckpt = load_checkpoint(directory, expected_kinds=("mld", "lcm", "control"))
-        vae, denoiser = build_vae(ckpt), build_denoiser(ckpt)
+        vae, denoiser, scheduler = build_vae(ckpt), build_denoiser(ckpt), build_scheduler(ckpt)
         controlnet = traj_encoder = None
         if ckpt.kind == "control":
             from .models.controlnet import build_control_modules
@@ -140,11 +185,6 @@ class MotionPipeline:
         if text_dim != denoiser.config.text_dim:
             raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")
-        schedule = NoiseSchedule.from_dict(ckpt.config.get("schedule"))
-        if ckpt.kind == "lcm" or ckpt.config.get("base_kind") == "lcm":
-            scheduler = make_lcm_scheduler(schedule, int((ckpt.config.get("lcm") or {}).get("num_ddim_timesteps", 10)))
-        else:
-            scheduler = make_ddim_scheduler(schedule)
         return cls(vae.to(device), denoiser.to(device), text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config,
                    device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder)
 
@@ -163,6 +203,147 @@ class MotionPipeline:
             return self.default_guidance
         return lcm_default_guidance(steps) if self.sampler_kind == "lcm" else 7.5
 
+    # ------------------------------------------------------------------ the steps of a call
+    def check_inputs(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80,
+                     num_steps: int | None = None, guidance: float | None = None,
+                     seed: int | Sequence[int] | None = None, control=None, latent_tuning_steps: int = 0,
+                     exact_hints: bool = True) -> GenerationInputs:
+        """Every argument checked before any model runs (one-line :class:`MotionLCMError`s); the
+        limits are :mod:`motionlcm.inputs`'s, shared with the CLI, batch mode and the app."""
+        from .inputs import MAX_GUIDANCE, MAX_TUNING_STEPS
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise MotionLCMError("no prompt given")
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise MotionLCMError("empty prompt")
+        if isinstance(lengths, (int, str, np.integer)):
+            lengths = [lengths] * len(texts)
+        frames = [parse_length(x) for x in lengths]
+        if len(frames) != len(texts):
+            raise MotionLCMError(f"{len(texts)} prompts but {len(frames)} lengths")
+        steps = int(num_steps or self.default_steps)
+        if steps < 1 or steps > self.scheduler.config.num_train_timesteps:
+            raise MotionLCMError(f"steps must be between 1 and {self.scheduler.config.num_train_timesteps}, got {steps}")
+        scale = float(self.guidance_for(steps) if guidance is None else guidance)
+        if not np.isfinite(scale) or not 0 <= scale <= MAX_GUIDANCE:
+            raise MotionLCMError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {scale}")
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            if len(seed) != len(texts):
+                raise MotionLCMError(f"{len(texts)} prompts but {len(seed)} seeds")
+            seed = [int(s) for s in seed]
+        else:
+            # a drawn seed stays within the range users may pass back (motionlcm.inputs.MAX_SEED)
+            seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]) % (MAX_SEED + 1)
+        tuning = int(latent_tuning_steps)
+        if not 0 <= tuning <= MAX_TUNING_STEPS:
+            raise MotionLCMError(f"latent tuning steps must be from 0 to {MAX_TUNING_STEPS}, got {latent_tuning_steps}")
+        hints = hint_mask = None
+        if control is None:
+            if tuning > 0:
+                raise MotionLCMError("latent tuning needs control hints (a control spec)")
+        else:
+            if self.controlnet is None and tuning == 0 and not exact_hints:
+                raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet; "
+                                     "use a 'control' checkpoint, latent tuning steps > 0 or exact hints to follow the hints")
+            if tuning > 0 and self.sampler_kind != "lcm":
+                raise MotionLCMError("latent tuning needs a MotionLCM (lcm) checkpoint or a ControlNet trained on one")
+            from .control.spec import control_batch
+
+            hints, hint_mask = control_batch(control, frames)
+        return GenerationInputs(texts, frames, steps, scale, seed, hints, hint_mask, tuning, bool(exact_hints))
+
+    def encode_prompt(self, texts: Sequence[str], guidance: float | None = None) -> PromptConditions:
+        """The denoiser's text conditions; with DDIM + CFG (``guidance != 1``) also the empty text's."""
+        cond = self.denoiser.text_condition(self.text_encoder.encode(list(texts)))
+        uncond = None
+        if self.sampler_kind != "lcm" and guidance is not None and guidance != 1.0:
+            uncond = self.denoiser.text_condition(self.text_encoder.empty(len(cond)))
+        return PromptConditions(cond, uncond)
+
+    def prepare_latents(self, batch: int, generator) -> torch.Tensor:
+        """Initial Gaussian latents (B, L, D), drawn on the CPU (same motion on CPU and CUDA)."""
+        from .diffusion.lcm_sampling import draw_noise
+
+        return draw_noise((batch, *self.denoiser.config.latent_shape), generator)
+
+    def prepare_control(self, hints: np.ndarray | None, hint_mask: np.ndarray | None):
+        """(hints, mask, ControlNet tokens) on the device; all None without hints, tokens None without a ControlNet."""
+        if hints is None:
+            return None, None, None
+        hints_t = torch.as_tensor(hints, device=self.device)
+        mask_t = torch.as_tensor(hint_mask, device=self.device)
+        tokens = self.traj_encoder.encode_hints(hints_t, mask_t) if self.controlnet is not None else None
+        return hints_t, mask_t, tokens
+
+    def predict_noise(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
+                      tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """The denoiser's epsilon, through the ControlNet when there are control tokens."""
+        from .models.controlnet import controlled_eps
+
+        if tokens is not None and len(tokens) != len(x):  # CFG doubles the batch: [uncond, cond]
+            tokens = torch.cat([tokens] * (len(x) // len(tokens)))
+        return controlled_eps(self.denoiser, self.controlnet, x, t, c, tokens, w)
+
+    def denoise_latents(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float, generator,
+                        progress: Callable[[int, int], None] | None = None,
+                        tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise -> clean latents with the checkpoint's scheduler: LCM's consistency loop (guidance
+        as an embedding) or DDIM with classifier-free guidance."""
+        from .diffusion import ddim_sample, lcm_sample
+
+        if self.sampler_kind == "lcm":
+            return lcm_sample(lambda x, t, c, w: self.predict_noise(x, t, c, w, tokens), self.scheduler, prompt.cond,
+                              latents, steps, guidance, timesteps=self.lcm_timesteps_for(steps), generator=generator,
+                              progress=progress)
+        return ddim_sample(lambda x, t, c: self.predict_noise(x, t, c, None, tokens), self.scheduler, prompt.cond,
+                           prompt.uncond, tuple(self.denoiser.config.latent_shape), steps, guidance,
+                           initial_noise=latents, progress=progress)
+
+    def tune_latents(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float, generator,
+                     mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, tokens: torch.Tensor | None,
+                     tuning_steps: int, tuning_progress=None, progress=None) -> tuple[torch.Tensor, dict]:
+        """Consistency latent tuning of the initial noise towards the hints, then the final
+        (fixed-noise) LCM sample through the same consistency loop."""
+        from .diffusion import lcm_timesteps
+        from .diffusion.latent_tuning import tune_latents
+        from .diffusion.lcm_sampling import draw_noise, lcm_generate
+
+        timesteps = lcm_timesteps(self.scheduler, steps, self.lcm_timesteps_for(steps)).tolist()
+        # Fixed re-noising between steps (drawn like the initial noise) keeps the objective deterministic.
+        renoise = [draw_noise(latents.shape, generator).to(self.device) for _ in timesteps[1:]]
+        w = torch.full((len(prompt.cond),), guidance - 1.0, device=self.device)
+        alphas = self.scheduler.alphas_cumprod
+        scaling = float(self.scheduler.config.timestep_scaling)
+
+        def generate(latent):
+            return lcm_generate(lambda x, t: self.predict_noise(x, t, prompt.cond, w, tokens), alphas, timesteps,
+                                latent, renoise, timestep_scaling=scaling)
+
+        def joints_fn(latent):
+            return features_to_joints(self.decode_latents(generate(latent), mask), mask)
+
+        result = tune_latents(latents.to(self.device), joints_fn, hints, hint_mask, steps=tuning_steps,
+                              progress=tuning_progress)
+        with torch.no_grad():
+            latent = generate(result.latent)
+        if progress is not None:
+            progress(len(timesteps), len(timesteps))
+        summary = {"steps": result.steps, "hint_loss_first": result.hint_loss[0] if result.hint_loss else None,
+                   "hint_loss_last": result.hint_loss[-1] if result.hint_loss else None, "seconds": result.seconds}
+        return latent, summary
+
+    def decode_latents(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Latents -> HumanML3D features in dataset units (B, T, 263), zero on padded frames."""
+        features = self.vae.decode(latents, mask) * self.std + self.mean
+        return features.masked_fill(~mask[..., None], 0.0)
+
+    def meet_hints(self, features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
+                   frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+        """The exact motion-space correction (:mod:`motionlcm.control.exact`) on the export rig."""
+        return _meet_hints(features, joints, hints, hint_mask, frames)
+
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
                  guidance: float | None = None, seed: int | Sequence[int] | None = None,
@@ -180,142 +361,43 @@ class MotionPipeline:
         after sampling, a motion-space correction (:mod:`motionlcm.control.exact`) makes the joints
         meet the hints exactly; ``features`` are then recomputed from the corrected joints.
         """
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
-            raise MotionLCMError("no prompt given")
-        for text in texts:
-            if not text.strip():
-                raise MotionLCMError("empty prompt")
-        if isinstance(lengths, (int, str, np.integer)):
-            lengths = [lengths] * len(texts)
-        frames = [parse_length(x) for x in lengths]
-        if len(frames) != len(texts):
-            raise MotionLCMError(f"{len(texts)} prompts but {len(frames)} lengths")
-        steps = int(num_steps or self.default_steps)
-        if steps < 1 or steps > self.scheduler.config.num_train_timesteps:
-            raise MotionLCMError(f"steps must be between 1 and {self.scheduler.config.num_train_timesteps}, got {steps}")
-        scale = float(self.guidance_for(steps) if guidance is None else guidance)
-        if not np.isfinite(scale) or scale < 0:
-            raise MotionLCMError(f"guidance must be a finite number >= 0, got {scale}")
-        # Noise is drawn on the CPU so that a seed gives the same motion on CPU and CUDA.
-        if isinstance(seed, (list, tuple, np.ndarray)):
-            if len(seed) != len(texts):
-                raise MotionLCMError(f"{len(texts)} prompts but {len(seed)} seeds")
-            seed = [int(s) for s in seed]
-            generator = [torch.Generator(device="cpu").manual_seed(s) for s in seed]
-        else:
-            # a drawn seed stays within the range users may pass back (motionlcm.inputs.MAX_SEED)
-            seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]) % (MAX_SEED + 1)
-            generator = torch.Generator(device="cpu").manual_seed(seed)
+        inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints)
+        frames, steps, scale = inputs.frames, inputs.steps, inputs.guidance
+        generator = inputs.generator()
         timings: dict[str, float] = {}
 
         t0 = _now(self.device)
-        cond = self.denoiser.text_condition(self.text_encoder.encode(texts))
+        prompt = self.encode_prompt(inputs.texts, scale)
         t1 = _now(self.device)
-        shape = tuple(self.denoiser.config.latent_shape)
-        if isinstance(generator, list):
-            noise = torch.stack([torch.randn(shape, generator=g) for g in generator])
-        else:
-            noise = torch.randn((len(texts), *shape), generator=generator)
+        latents = self.prepare_latents(len(inputs.texts), generator)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
-        hints, hint_mask, tokens = self._control_inputs(control, frames, latent_tuning_steps, exact_hints)
+        hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask)
         tuning = None
-        if latent_tuning_steps > 0:
-            latent, tuning = self._tuned_latent(cond, noise, steps, scale, generator, mask, hints, hint_mask, tokens,
-                                                int(latent_tuning_steps), tuning_progress, progress)
+        if inputs.latent_tuning_steps > 0:
+            latent, tuning = self.tune_latents(latents, prompt, steps, scale, generator, mask, hints, hint_mask, tokens,
+                                               inputs.latent_tuning_steps, tuning_progress, progress)
             timings["tuning"] = tuning["seconds"]
         else:
-            latent = self._denoise(cond, noise, steps, scale, generator, progress, tokens)
+            latent = self.denoise_latents(latents, prompt, steps, scale, generator, progress, tokens)
         t2 = _now(self.device)
-        features = self.vae.decode(latent, mask) * self.std + self.mean
-        features = features.masked_fill(~mask[..., None], 0.0)
+        features = self.decode_latents(latent, mask)
         t3 = _now(self.device)
         joints = features_to_joints(features.double(), mask).float()
         t4 = _now(self.device)
         hint_errors = None
-        if hints is not None and exact_hints:
-            features, joints, hint_errors = _meet_hints(features, joints, hints, hint_mask, frames)
+        if hints is not None and inputs.exact_hints:
+            features, joints, hint_errors = self.meet_hints(features, joints, hints, hint_mask, frames)
         t5 = _now(self.device)
         # AITS (REFERENCE.md) counts text + denoise + decode; joints recovery is reported apart.
         timings.update(text=t1 - t0, denoise=t2 - t1, decode=t3 - t2, joints=t4 - t3, total=t5 - t0)
         if hint_errors is not None:
             timings["exact_hints"] = t5 - t4
-        if latent_tuning_steps > 0:
+        if inputs.latent_tuning_steps > 0:
             timings["denoise"] = t2 - t1 - timings["tuning"]
-        return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), texts,
-                            seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning,
+        return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), inputs.texts,
+                            inputs.seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning,
                             hint_errors)
-
-    def _eps(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
-             tokens: torch.Tensor | None) -> torch.Tensor:
-        """The denoiser's epsilon, through the ControlNet when there are control tokens."""
-        from .models.controlnet import controlled_eps
-
-        if tokens is not None and len(tokens) != len(x):  # CFG doubles the batch: [uncond, cond]
-            tokens = torch.cat([tokens] * (len(x) // len(tokens)))
-        return controlled_eps(self.denoiser, self.controlnet, x, t, c, tokens, w)
-
-    def _denoise(self, cond: torch.Tensor, noise: torch.Tensor, steps: int, scale: float, generator,
-                 progress: Callable[[int, int], None] | None, tokens: torch.Tensor | None = None) -> torch.Tensor:
-        from .diffusion import ddim_sample, lcm_sample
-
-        if self.sampler_kind == "lcm":
-            return lcm_sample(lambda x, t, c, w: self._eps(x, t, c, w, tokens), self.scheduler, cond, noise, steps, scale,
-                              timesteps=self.lcm_timesteps_for(steps), generator=generator, progress=progress)
-        uncond = self.denoiser.text_condition(self.text_encoder.empty(len(cond))) if scale != 1.0 else None
-        return ddim_sample(lambda x, t, c: self._eps(x, t, c, None, tokens), self.scheduler, cond, uncond,
-                           tuple(self.denoiser.config.latent_shape), steps, scale, initial_noise=noise, progress=progress)
-
-    def _control_inputs(self, control, frames: list[int], tuning_steps: int, exact_hints: bool = True):
-        """(hints, mask, control tokens) on the device; all None without control."""
-        if tuning_steps < 0:
-            raise MotionLCMError(f"latent tuning steps must be >= 0, got {tuning_steps}")
-        if control is None:
-            if tuning_steps > 0:
-                raise MotionLCMError("latent tuning needs control hints (a control spec)")
-            return None, None, None
-        if self.controlnet is None and tuning_steps == 0 and not exact_hints:
-            raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet; "
-                                 "use a 'control' checkpoint, latent tuning steps > 0 or exact hints to follow the hints")
-        from .control.spec import control_batch
-
-        hints_np, mask_np = control_batch(control, frames)
-        hints = torch.as_tensor(hints_np, device=self.device)
-        hint_mask = torch.as_tensor(mask_np, device=self.device)
-        tokens = self.traj_encoder.encode_hints(hints, hint_mask) if self.controlnet is not None else None
-        return hints, hint_mask, tokens
-
-    def _tuned_latent(self, cond, noise, steps: int, scale: float, generator, mask, hints, hint_mask, tokens,
-                      tuning_steps: int, tuning_progress, progress) -> tuple[torch.Tensor, dict]:
-        """Consistency latent tuning of the initial noise, then the final (fixed-noise) LCM sample."""
-        from .diffusion import lcm_timesteps
-        from .diffusion.latent_tuning import lcm_generate, tune_latents
-
-        if self.sampler_kind != "lcm":
-            raise MotionLCMError("latent tuning needs a MotionLCM (lcm) checkpoint or a ControlNet trained on one")
-        timesteps = lcm_timesteps(self.scheduler, steps, self.lcm_timesteps_for(steps)).tolist()
-        # Fixed re-noising between steps (drawn like the initial noise) keeps the objective deterministic.
-        renoise = [_draw(noise.shape, generator).to(self.device) for _ in timesteps[1:]]
-        w = torch.full((len(cond),), scale - 1.0, device=self.device)
-        alphas = self.scheduler.alphas_cumprod
-
-        def generate(latent):
-            return lcm_generate(lambda x, t: self._eps(x, t, cond, w, tokens), alphas, timesteps, latent, renoise)
-
-        def joints_fn(latent):
-            features = self.vae.decode(generate(latent), mask) * self.std + self.mean
-            return features_to_joints(features, mask)
-
-        result = tune_latents(noise.to(self.device), joints_fn, hints, hint_mask, steps=tuning_steps,
-                              progress=tuning_progress)
-        with torch.no_grad():
-            latent = generate(result.latent)
-        if progress is not None:
-            progress(len(timesteps), len(timesteps))
-        summary = {"steps": result.steps, "hint_loss_first": result.hint_loss[0] if result.hint_loss else None,
-                   "hint_loss_last": result.hint_loss[-1] if result.hint_loss else None, "seconds": result.seconds}
-        return latent, summary
 
 
 def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
@@ -351,13 +433,6 @@ def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tenso
 
 def _numpy_or_none(tensor: torch.Tensor | None) -> np.ndarray | None:
     return None if tensor is None else tensor.cpu().numpy()
-
-
-def _draw(shape, generator) -> torch.Tensor:
-    """CPU Gaussian noise from one generator, or one row per generator (per-sample seeds)."""
-    if isinstance(generator, list):
-        return torch.stack([torch.randn(tuple(shape[1:]), generator=g) for g in generator])
-    return torch.randn(tuple(shape), generator=generator)
 
 
 def _now(device: torch.device) -> float:

@@ -42,7 +42,8 @@ def test_masked_hint_loss_by_hand():
 
 
 @pytest.mark.parametrize("steps", [1, 2, 4])
-def test_differentiable_sampler_matches_the_lcm_scheduler(steps):
+def test_the_lcm_loop_matches_diffusers_scheduler_step(steps):
+    """The one consistency loop (sampling and latent tuning) against diffusers' own LCMScheduler.step."""
     student = tiny_student()
     torch.nn.init.normal_(student.guidance_proj.weight, std=0.05)
     scheduler = make_lcm_scheduler(NoiseSchedule())
@@ -50,13 +51,23 @@ def test_differentiable_sampler_matches_the_lcm_scheduler(steps):
     noise = torch.randn(2, 4, 8, generator=torch.Generator().manual_seed(3))
     w = torch.full((2,), 7.0)
     with torch.no_grad():
-        expected = lcm_sample(lambda x, t, c, g: student(x, t, c, g), scheduler, text, noise, steps, 8.0,
-                              generator=torch.Generator().manual_seed(4))
-        timesteps = lcm_timesteps(scheduler, steps).tolist()
-        g = torch.Generator().manual_seed(4)  # the scheduler draws its re-noise from the same stream
+        ours = lcm_sample(lambda x, t, c, g: student(x, t, c, g), scheduler, text, noise, steps, 8.0,
+                          generator=torch.Generator().manual_seed(4))
+        # reference: diffusers' step(), which re-noises from the generator between steps
+        reference_scheduler = make_lcm_scheduler(NoiseSchedule())
+        timesteps = lcm_timesteps(reference_scheduler, steps)
+        g = torch.Generator().manual_seed(4)
+        latent = denoised = noise
+        for t in timesteps:
+            eps = student(latent, t.expand(2), text, w)
+            latent, denoised = reference_scheduler.step(eps, int(t), latent, generator=g, return_dict=False)
+        # and the differentiable call with the re-noise given explicitly
+        g = torch.Generator().manual_seed(4)
         renoise = [torch.randn(2, 4, 8, generator=g) for _ in timesteps[1:]]
-        ours = lcm_generate(lambda x, t: student(x, t, text, w), scheduler.alphas_cumprod, timesteps, noise, renoise)
-    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+        explicit = lcm_generate(lambda x, t: student(x, t, text, w), scheduler.alphas_cumprod, timesteps.tolist(),
+                                noise, renoise)
+    torch.testing.assert_close(ours, denoised, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(explicit, denoised, rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")

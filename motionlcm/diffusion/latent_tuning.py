@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import MotionLCMError
-from .consistency import consistency_function
+from .lcm_sampling import lcm_generate  # the one LCM loop; re-exported for callers of this module
 
 # progress(step, total, mean hint loss before the step)
 TuningProgress = Callable[[int, int, float], None]
@@ -88,30 +88,6 @@ def masked_hint_loss(joints: torch.Tensor, hints: torch.Tensor, mask: torch.Tens
     weight = mask[..., None].to(joints.dtype).expand_as(joints)
     element = losses[kind](joints, hints.to(joints.dtype), reduction="none") * weight
     return element.flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1.0)
-
-
-def lcm_generate(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], alphas_cumprod: torch.Tensor,
-                 timesteps: Sequence[int], latent: torch.Tensor, renoise: Sequence[torch.Tensor] = (),
-                 sigma_data: float = 0.5, timestep_scaling: float = 10.0) -> torch.Tensor:
-    """Differentiable few-step consistency sampling (what diffusers' LCMScheduler does, graph kept).
-
-    ``eps_fn(x_t, t (B,))`` is the student's epsilon (guidance and conditions bound in). Between
-    steps the estimate is re-noised to the next timestep with ``renoise[i]``, which the caller fixes
-    once so that the tuned objective is deterministic. Returns the final denoised latent.
-    """
-    timesteps = [int(t) for t in timesteps]
-    if len(renoise) < len(timesteps) - 1:
-        raise MotionLCMError(f"{len(timesteps)} LCM steps need {len(timesteps) - 1} re-noising tensors, got {len(renoise)}")
-    alphas = alphas_cumprod.to(latent.device)
-    x = latent
-    denoised = latent
-    for i, t in enumerate(timesteps):
-        step = torch.full((latent.shape[0],), t, device=latent.device, dtype=torch.long)
-        denoised = consistency_function(eps_fn(x, step), x, step, alphas, sigma_data, timestep_scaling)
-        if i + 1 < len(timesteps):
-            a_next = alphas[timesteps[i + 1]].to(latent.dtype)
-            x = a_next.sqrt() * denoised + (1 - a_next).sqrt() * renoise[i].to(latent)
-    return denoised
 
 
 def _lr_scheduler(optimizer: torch.optim.Optimizer, config: LatentTuningConfig, steps: int):

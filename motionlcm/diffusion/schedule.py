@@ -99,6 +99,24 @@ def _motion_lcm_scheduler_class():
     return MotionLCMScheduler
 
 
+def scheduler_class(name: str | None, where: str = "scheduler config"):
+    """The scheduler class a saved ``_class_name`` names (DDIM for the teacher, LCM for students)."""
+    from diffusers import DDIMScheduler
+
+    classes = {"DDIMScheduler": DDIMScheduler, "LCMScheduler": _motion_lcm_scheduler_class(),
+               "MotionLCMScheduler": _motion_lcm_scheduler_class()}
+    if name not in classes:
+        raise MotionLCMError(f"{where}: unknown scheduler {name!r}; expected one of {', '.join(sorted(classes))}")
+    return classes[name]
+
+
+def is_lcm_scheduler(scheduler) -> bool:
+    """Few-step consistency sampling (a MotionLCM student) rather than DDIM + CFG (an MLD teacher)."""
+    from diffusers import LCMScheduler
+
+    return isinstance(scheduler, LCMScheduler)
+
+
 def make_lcm_scheduler(schedule: NoiseSchedule, num_ddim_timesteps: int = 10):
     """diffusers' LCMScheduler on the teacher's noise schedule; the distillation grid is ``original_inference_steps``."""
     return _motion_lcm_scheduler_class()(**_common_kwargs(schedule), set_alpha_to_one=schedule.set_alpha_to_one,

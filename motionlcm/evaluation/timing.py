@@ -95,11 +95,11 @@ def bench_pipeline(pipe, method: str, steps: int, guidance: float, batch: int, f
     mask = torch.ones(batch, frames, dtype=torch.bool, device=device)
     row = BenchRow(method, steps, batch)
     with torch.inference_mode():
-        cond = pipe.denoiser.text_condition(pipe.text_encoder.encode(texts))
-        latent = pipe._denoise(cond, noise, steps, guidance, generator, None)
+        prompt = pipe.encode_prompt(texts, guidance)
+        latent = pipe.denoise_latents(noise, prompt, steps, guidance, generator)
         features = pipe.vae.decode(latent, mask) * pipe.std + pipe.mean
         row.median_ms["text"] = median_ms(lambda: pipe.text_encoder.encode(texts), device, repeats, warmup)
-        row.median_ms["denoise"] = median_ms(lambda: pipe._denoise(cond, noise, steps, guidance, generator, None),
+        row.median_ms["denoise"] = median_ms(lambda: pipe.denoise_latents(noise, prompt, steps, guidance, generator),
                                              device, repeats, warmup)
         row.median_ms["decode"] = median_ms(lambda: pipe.vae.decode(latent, mask), device, repeats, warmup)
         row.median_ms["joints"] = median_ms(lambda: features_to_joints(features.double(), mask), device, repeats, warmup)

@@ -1,0 +1,100 @@
+"""The pipeline in diffusers' shape: saved scheduler component, the steps of a call, one validation."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm.checkpoint import SCHEDULER_DIR, SCHEDULER_FILE, build_scheduler, load_checkpoint, save_checkpoint
+from motionlcm.errors import MotionLCMError
+from motionlcm.pipeline import MotionPipeline
+
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def student():
+    return MotionPipeline.from_pretrained(SHIPPED / "motionlcm", device="cpu")
+
+
+def _copy_without_scheduler(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(SCHEDULER_DIR))
+    return dst
+
+
+@pytest.mark.parametrize("name, expected", [("mld", "DDIMScheduler"), ("motionlcm", "MotionLCMScheduler"),
+                                            ("control_pelvis", "MotionLCMScheduler")])
+def test_saved_checkpoints_carry_their_scheduler_and_old_folders_still_load(tmp_path, name, expected):
+    ckpt = load_checkpoint(SHIPPED / name)
+    old = load_checkpoint(_copy_without_scheduler(SHIPPED / name, tmp_path / "old"))
+    # a folder saved before schedulers were components gets the one implied by its config
+    assert type(build_scheduler(old)).__name__ == expected
+    out = save_checkpoint(tmp_path / "new", ckpt.kind, {k: v for k, v in ckpt.config.items() if k not in ("format_version", "kind")},
+                          {}, ckpt.mean, ckpt.std)
+    saved = json.loads((out / SCHEDULER_DIR / SCHEDULER_FILE).read_text())
+    assert saved["_class_name"] == expected
+    assert saved["num_train_timesteps"] == 1000 and saved["beta_schedule"] == "scaled_linear"
+    if expected == "MotionLCMScheduler":  # the distillation grid travels with the student
+        assert saved["original_inference_steps"] == ckpt.config.get("lcm", {}).get("num_ddim_timesteps", 10)
+
+
+def test_the_saved_scheduler_decides_how_a_checkpoint_samples(tmp_path, student):
+    folder = shutil.copytree(SHIPPED / "motionlcm", tmp_path / "as_ddim")
+    ddim = json.loads((SHIPPED / "mld" / SCHEDULER_DIR / SCHEDULER_FILE).read_text())
+    (folder / SCHEDULER_DIR / SCHEDULER_FILE).write_text(json.dumps(ddim))
+    pipe = MotionPipeline.from_pretrained(folder, device="cpu")
+    assert pipe.kind == "lcm" and pipe.sampler_kind == "mld" and student.sampler_kind == "lcm"
+    (folder / SCHEDULER_DIR / SCHEDULER_FILE).write_text(json.dumps({**ddim, "_class_name": "EulerScheduler"}))
+    with pytest.raises(MotionLCMError, match="unknown scheduler 'EulerScheduler'"):
+        MotionPipeline.from_pretrained(folder, device="cpu")
+    (folder / SCHEDULER_DIR / SCHEDULER_FILE).write_text("{not json")
+    with pytest.raises(MotionLCMError, match="unreadable scheduler config"):
+        MotionPipeline.from_pretrained(folder, device="cpu")
+
+
+def test_a_call_is_its_steps_in_order(student):
+    texts, lengths = ["a person walks forward", "a person jumps in place"], [60, 44]
+    out = student(texts, lengths, num_steps=2, guidance=4.0, seed=[3, 9])
+    inputs = student.check_inputs(texts, lengths, 2, 4.0, [3, 9])
+    generator = inputs.generator()
+    with torch.no_grad():
+        prompt = student.encode_prompt(inputs.texts, inputs.guidance)
+        assert prompt.uncond is None  # a student takes guidance as an embedding: no CFG batch
+        latents = student.prepare_latents(2, generator)
+        clean = student.denoise_latents(latents, prompt, inputs.steps, inputs.guidance, generator)
+        mask = torch.arange(60)[None] < torch.tensor(lengths)[:, None]
+        features = student.decode_latents(clean, mask)
+    np.testing.assert_allclose(out.features, features.numpy(), atol=1e-5)
+    assert set(student.components) == {"vae", "denoiser", "text_encoder", "scheduler", "controlnet", "traj_encoder"}
+    assert student.components["controlnet"] is None
+
+
+def test_a_teacher_encodes_the_empty_text_for_cfg_only_when_guided():
+    teacher = MotionPipeline.from_pretrained(SHIPPED / "mld", device="cpu")
+    assert teacher.encode_prompt(["a person waves"], 3.0).uncond is not None
+    assert teacher.encode_prompt(["a person waves"], 1.0).uncond is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"guidance": 25.0}, "guidance must be a number from 0 to 20"),
+    ({"guidance": float("nan")}, "guidance must be a number"),
+    ({"num_steps": 1001}, "steps must be between 1 and 1000"),
+    ({"lengths": 300}, "outside 16-196"),
+    ({"seed": [1, 2, 3]}, "1 prompts but 3 seeds"),
+    ({"latent_tuning_steps": 5}, "latent tuning needs control hints"),
+    ({"latent_tuning_steps": 401, "control": {"joint": "pelvis"}}, "latent tuning steps must be from 0 to 400"),
+    ({"texts": ["  "]}, "empty prompt"),
+])
+def test_check_inputs_is_the_one_validation_before_any_model_runs(student, kwargs, message):
+    args = {"texts": ["a person walks"], **kwargs}
+    calls = []
+    original = student.denoiser.forward
+    student.denoiser.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        with pytest.raises(MotionLCMError, match=message):
+            student(**args)
+    finally:
+        student.denoiser.forward = original
+    assert not calls
