@@ -122,6 +122,12 @@ class PromptConditions:
     uncond: torch.Tensor | None = None
 
 
+# Re-noising level(s) of the projection inside the sampler: one round at MotionLCM's last 4-step
+# timestep. Measured on 96 test crops, pelvis 100 %: FID 0.529 without, 0.502 (299), 0.500 (499, 299),
+# 0.488 (699, 499, 299, three times the cost); jitter and skating alike.
+HINT_REFINE_TIMESTEPS = (299,)
+
+
 class MotionPipeline:
     """Text-to-motion from an exported checkpoint folder, in diffusers' shape.
 
@@ -339,6 +345,34 @@ class MotionPipeline:
         features = self.vae.decode(latents, mask) * self.std + self.mean
         return features.masked_fill(~mask[..., None], 0.0)
 
+    def refine_towards_hints(self, latents: torch.Tensor, prompt: PromptConditions, guidance: float, generator,
+                             mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, frames: list[int],
+                             tokens: torch.Tensor | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projection inside the sampler (after ProjFlow / SDEdit): the sampled motion is corrected to
+        its hints in motion space, encoded back to a latent, re-noised to ``timestep`` and denoised
+        by one more consistency step, so the model redraws the body (legs stepping along the new
+        path) around the corrected trajectory. Returns (latents, the corrected joints, whose placement
+        on the ground the decoded refinement takes: features start at the origin facing +Z)."""
+        from .diffusion.lcm_sampling import draw_noise, lcm_generate
+
+        corrected = None
+        for timestep in timesteps:
+            features = self.decode_latents(latents, mask)
+            joints = features_to_joints(features.double(), mask).float()
+            if corrected is not None:
+                joints = _place_like(joints, corrected, hint_mask, frames)
+            features, corrected, _ = self.meet_hints(features, joints, hints, hint_mask, frames)
+            normalised = ((features - self.mean) / self.std).masked_fill(~mask[..., None], 0.0)
+            z0 = self.vae.encode(normalised, mask, sample=False)[0]
+            alpha = self.scheduler.alphas_cumprod[int(timestep)].to(z0)
+            x_t = alpha.sqrt() * z0 + (1 - alpha).sqrt() * draw_noise(z0.shape, generator).to(z0)
+            w = torch.full((len(z0),), guidance - 1.0, device=z0.device, dtype=z0.dtype)
+            latents = lcm_generate(lambda x, t: self.predict_noise(x, t, prompt.cond, w, tokens),
+                                   self.scheduler.alphas_cumprod, [int(timestep)], x_t,
+                                   timestep_scaling=float(self.scheduler.config.timestep_scaling))
+        return latents, corrected
+
     def meet_hints(self, features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
                    frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
         """The exact motion-space correction (:mod:`motionlcm.control.exact`) on the export rig."""
@@ -349,7 +383,7 @@ class MotionPipeline:
                  guidance: float | None = None, seed: int | Sequence[int] | None = None,
                  progress: Callable[[int, int], None] | None = None, control=None, latent_tuning_steps: int = 0,
                  tuning_progress: Callable[[int, int, float], None] | None = None,
-                 exact_hints: bool = True) -> MotionOutput:
+                 exact_hints: bool = True, hint_refinement: bool = True) -> MotionOutput:
         """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
         sample then depends only on its own seed, whatever else is in the batch).
 
@@ -360,6 +394,8 @@ class MotionPipeline:
         ``tuning_progress(step, total, hint_loss)`` is called after each. ``exact_hints`` (default on):
         after sampling, a motion-space correction (:mod:`motionlcm.control.exact`) makes the joints
         meet the hints exactly; ``features`` are then recomputed from the corrected joints.
+        ``hint_refinement`` (default on, LCM-family models with exact hints): before that, one
+        projection round inside the sampler (:meth:`refine_towards_hints`).
         """
         inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints)
         frames, steps, scale = inputs.frames, inputs.steps, inputs.guidance
@@ -380,10 +416,16 @@ class MotionPipeline:
             timings["tuning"] = tuning["seconds"]
         else:
             latent = self.denoise_latents(latents, prompt, steps, scale, generator, progress, tokens)
+        placement = None
+        if hints is not None and inputs.exact_hints and hint_refinement and self.sampler_kind == "lcm":
+            latent, placement = self.refine_towards_hints(latent, prompt, scale, generator, mask, hints, hint_mask,
+                                                          frames, tokens)
         t2 = _now(self.device)
         features = self.decode_latents(latent, mask)
         t3 = _now(self.device)
         joints = features_to_joints(features.double(), mask).float()
+        if placement is not None:
+            joints = _place_like(joints, placement, hint_mask, frames)
         t4 = _now(self.device)
         hint_errors = None
         if hints is not None and inputs.exact_hints:
@@ -429,6 +471,21 @@ def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tenso
         features[i, n - 1] = recomputed[-1].to(features.device)
         reports.append(dataclasses.asdict(report))
     return features, joints, reports
+
+
+def _place_like(joints: torch.Tensor, placed: torch.Tensor, hint_mask: torch.Tensor, frames: list[int]) -> torch.Tensor:
+    """Each hinted sample turned and shifted on the ground (least squares over all its joints) onto
+    ``placed``: a re-encoded motion decodes at the origin, facing +Z."""
+    from .control.exact import ground_alignment
+
+    joints = joints.clone()
+    for i, n in enumerate(frames):
+        if not bool(hint_mask[i, :n].any()):
+            continue
+        ours = joints[i, :n].reshape(-1, 3).cpu().double().numpy()
+        rot, shift = ground_alignment(ours, placed[i, :n].reshape(-1, 3).cpu().double().numpy(), min_spread=0.0)
+        joints[i, :n] = torch.as_tensor((ours @ rot.T + shift).reshape(n, 22, 3), dtype=joints.dtype)
+    return joints
 
 
 def _numpy_or_none(tensor: torch.Tensor | None) -> np.ndarray | None:

@@ -145,3 +145,57 @@ def test_a_turned_trajectory_is_met_by_alignment_alone(motion):
     corrected, report = meet_hints(motion, hints, mask)
     assert report.mean_before > 1.0 and report.max_after < 1e-9
     np.testing.assert_allclose(corrected - corrected[:, :1], (motion - motion[:, :1]) @ rot.T, atol=1e-9)
+
+
+def _walker(path: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """A rigid stand-in body (T, 22, 3): every joint on the pelvis except the head, 10 cm ahead along ``facing``."""
+    joints = np.repeat(path[:, None], 22, axis=1).copy()
+    joints[:, 15] += 0.1 * facing
+    return joints
+
+
+def test_heading_warp_turns_the_body_with_its_path():
+    from motionlcm.control.exact import heading_warp
+
+    frames = np.arange(40)[:, None]
+    north = np.concatenate([np.zeros((40, 2)), 0.05 * frames], axis=1)  # along +Z, 1 m/s
+    east = np.concatenate([0.05 * frames, np.zeros((40, 2))], axis=1)  # along +X
+    joints = _walker(east, np.array([0.0, 0.0, 1.0]))  # moved onto the new path, still facing +Z
+    turn = heading_warp(joints, north, east)
+    np.testing.assert_allclose(turn, np.pi / 2, atol=1e-9)  # +Z -> +X is +90 degrees about +y
+    np.testing.assert_allclose(joints[:, 15] - east, np.tile([0.1, 0.0, 0.0], (40, 1)), atol=1e-9)
+    np.testing.assert_allclose(joints[:, 0], east, atol=1e-12)  # the pelvis (the hints) stays put
+
+    # a path that bends halfway: no turn before the bend, a quarter turn after it
+    bent = north.copy()
+    bent[20:, 0] = 0.05 * np.arange(20)
+    bent[20:, 2] = bent[19, 2]
+    turn = heading_warp(_walker(bent, np.array([0.0, 0.0, 1.0])), north, bent)
+    assert abs(turn[:10]).max() < 1e-3 and abs(turn[30:] - np.pi / 2).max() < 1e-3  # sigma 3 frames each side
+    assert np.all(np.diff(turn) >= -1e-9)  # it turns one way, smoothly
+
+    # standing still on both paths: no direction of travel, no turn (and no NaN)
+    still = np.zeros((40, 3))
+    assert np.array_equal(heading_warp(_walker(still, np.array([0.0, 0.0, 1.0])), still, still), np.zeros(40))
+
+
+def test_large_pelvis_moves_replant_feet_where_the_body_now_is(motion):
+    """A trajectory pulled 60 cm sideways: each planted foot stays still during its contact, near the moved body."""
+    from motionlcm.control.exact import _contacts
+
+    ramp = np.linspace(0.0, 0.6, len(motion))[:, None] * np.array([1.0, 0.0, 0.0])
+    hints = np.zeros_like(motion)
+    hints[:, 0] = motion[:, 0] + ramp
+    mask = np.zeros(motion.shape[:2], bool)
+    mask[:, 0] = True
+    corrected, report = meet_hints(motion, hints, mask, align=False)
+    assert report.max_after < 1e-9
+    planted = _contacts(motion)[:, 0] >= 1.0
+    runs = np.split(np.flatnonzero(planted), np.flatnonzero(np.diff(np.flatnonzero(planted)) > 1) + 1)
+    runs = [r for r in runs if len(r) >= 4]
+    assert runs
+    for run in runs:
+        ankle = corrected[run, 7]
+        assert np.linalg.norm(ankle - ankle.mean(0), axis=-1).max() < 0.01  # still while planted
+        # under the moved body (hips), not left behind at the old spot
+        assert np.linalg.norm((ankle - corrected[run, 1])[:, [0, 2]], axis=-1).max() < 0.5

@@ -173,14 +173,58 @@ def _shortfall(target: np.ndarray, root: np.ndarray, reach: np.ndarray, short: n
     return np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
 
 
-def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, shift: np.ndarray, side: int) -> None:
-    """Put foot ``side`` back where it was planted (weight ``planted`` (T,)) on the frames ``shift`` moved it;
-    best effort: a plant out of the leg's reach slides."""
-    frames = np.flatnonzero((planted > 0) & (np.linalg.norm(shift, axis=-1) > 1e-6))
-    if len(frames):
-        ankle = FOOT_JOINTS[side][0]
-        w = planted[frames, None]
-        _place_leg(joints, frames, side, (1 - w) * joints[frames, ankle] + w * original[frames, ankle])
+def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, shift: np.ndarray, side: int,
+             keep_within: float = 0.10) -> None:
+    """Plant foot ``side`` (weight ``planted`` (T,)) again after the body moved, still for each contact.
+
+    Per contact (a run of planted frames) the foot goes back where it was planted when the body
+    moved less than ``keep_within`` metres there; for larger moves (a new path), where the moved
+    foot is on average over the contact, blended in between; either way it stays still while
+    planted. Best effort: a plant out of the leg's reach slides.
+    """
+    ankle = FOOT_JOINTS[side][0]
+    moved = np.flatnonzero((planted > 0) & (np.linalg.norm(joints[:, ankle] - original[:, ankle], axis=-1) > 1e-6))
+    if not len(moved):
+        return
+    target = joints[:, ankle].copy()
+    runs = np.split(moved, np.flatnonzero(np.diff(moved) > 1) + 1)
+    for run in runs:
+        away = np.linalg.norm((joints[run, ankle] - original[run, ankle])[:, [0, 2]], axis=-1).mean()
+        follow = float(np.clip((away - keep_within) / keep_within, 0.0, 1.0))
+        moved_plant = joints[run, ankle].mean(0)
+        target[run] = (1 - follow) * original[run, ankle] + follow * moved_plant
+        target[run, 1] = original[run, ankle, 1]
+    w = planted[moved, None]
+    _place_leg(joints, moved, side, (1 - w) * joints[moved, ankle] + w * target[moved])
+
+
+def heading_warp(joints: np.ndarray, before: np.ndarray, after: np.ndarray, min_speed: float = 0.02,
+                 sigma: float = 3.0) -> np.ndarray:
+    """Turn each frame (T, 22, 3) about the vertical through its pelvis by how much the pelvis'
+    direction of travel turned from ``before`` (T, 3) to ``after`` (T, 3): a body walked along a new
+    path faces along it (motion path editing) instead of crabbing. Frames slower than
+    ``min_speed`` (m/frame) on either path take the turn of their moving neighbours; the turn is
+    smoothed over ``sigma`` frames. Returns the (T,) turn in radians (joints are changed in place).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    u = np.gradient(before[:, [0, 2]], axis=0)
+    v = np.gradient(after[:, [0, 2]], axis=0)
+    reliable = np.minimum(np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)) > min_speed
+    turn = np.zeros(len(joints))
+    if reliable.sum() < 2:
+        return turn
+    # the rotation about +y that takes u to v: x' = x cos a + z sin a, z' = -x sin a + z cos a
+    angle = np.arctan2(u[:, 1] * v[:, 0] - u[:, 0] * v[:, 1], (u * v).sum(-1))
+    frames = np.flatnonzero(reliable)
+    turn = np.interp(np.arange(len(joints)), frames, np.unwrap(angle[frames]))
+    turn = gaussian_filter1d(turn, sigma, mode="nearest")
+    cos, sin = np.cos(turn), np.sin(turn)
+    pivot = after[:, None, [0, 2]]
+    rel = joints[..., [0, 2]] - pivot
+    joints[..., 0] = pivot[..., 0] + cos[:, None] * rel[..., 0] + sin[:, None] * rel[..., 1]
+    joints[..., 2] = pivot[..., 1] - sin[:, None] * rel[..., 0] + cos[:, None] * rel[..., 1]
+    return turn
 
 
 def _arm_ik(joints: np.ndarray, end: int, upper_joint: int, middle: int, target: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -295,7 +339,8 @@ def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float 
 
 
 def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_frames: float = 10.0,
-               keep_planted_feet: bool = True, align: bool = True) -> tuple[np.ndarray, ExactHintsReport]:
+               keep_planted_feet: bool = True, align: bool = True, follow_path: bool = True
+               ) -> tuple[np.ndarray, ExactHintsReport]:
     """Correct joints (T, 22, 3) so that they equal ``hints`` (T, 22, 3) where ``mask`` (T, 22) is True.
 
     Hints may be on the pelvis, the toes (10, 11), the head (15) and the wrists (20, 21), in any
@@ -324,6 +369,8 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
     if mask[:, PELVIS].any():
         shift = displacement_field(hints[:, PELVIS] - joints[:, PELVIS], mask[:, PELVIS], decay_frames)
         joints += shift[:, None]
+        if follow_path:
+            heading_warp(joints, original[:, PELVIS], joints[:, PELVIS])
         for side in (0, 1) if planted is not None else ():
             if not mask[:, 10 + side].any():  # a foot hint decides where that foot goes
                 _replant(joints, original, planted[:, side], shift, side)
@@ -360,4 +407,5 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
     return joints, report
 
 
-__all__ = ["ExactHintsReport", "SUPPORTED", "displacement_field", "ground_alignment", "meet_hints", "two_bone_ik"]
+__all__ = ["ExactHintsReport", "SUPPORTED", "displacement_field", "ground_alignment", "heading_warp", "meet_hints",
+           "two_bone_ik"]

@@ -394,8 +394,9 @@ class ControlledGenerator(PipelineGenerator):
     samples_motion = False  # no MultiModality pass: the control tables of OmniControl / MotionLCM do not report it
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
-                 density: str | int = "100%", tune_steps: int = 0, exact: bool = True) -> None:
+                 density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True) -> None:
         super().__init__(pipe, steps, guidance)
+        self.refine = bool(refine)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
@@ -408,19 +409,20 @@ class ControlledGenerator(PipelineGenerator):
     def variant(self) -> str:
         tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
         exact = " +exact" if self.exact else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}"
+        refined = " -refine" if self.exact and not self.refine else ""
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
         hints, hint_mask = crop_hints(batch, self.joints, self.density)
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
-                        exact_hints=self.exact)
+                        exact_hints=self.exact, hint_refinement=self.refine)
         return Generated(out.features, dict(out.timings), control_and_skating(out.joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
-                "tune_steps": self.tune_steps, "exact_hints": self.exact}
+                "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine}
 
 
 @dataclass
@@ -470,14 +472,14 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             pipes[key] = MotionPipeline.from_pretrained(path, device=device)
         return pipes[key]
 
-    def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True) -> list[Method]:
+    def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         pipe, counts = pipeline(path), _step_list(step_list)
         if control is None and tune_steps is None:
             generators = [PipelineGenerator(pipe, n, scale) for n in counts]
         else:
-            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact)
+            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine)
                           for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
@@ -523,7 +525,8 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 resolved.extend(reconstructed(spec))
             else:
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
-                                        spec.get("control"), spec.get("tune_steps"), spec.get("exact", True)))
+                                        spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
+                                        spec.get("refine", True)))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -541,7 +544,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     return resolved
 
 
-METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact")
+METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine")
 
 
 def _as_list(value) -> list:
