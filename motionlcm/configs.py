@@ -14,3 +14,21 @@ def config_dir() -> Path:
     if not (path / "train.yaml").is_file():
         raise MotionLCMError(f"training configs not found in {path}; install from a source checkout or set MOTIONLCM_CONFIG_DIR")
     return path
+
+
+# Named model presets (``MotionVAE.from_config("v2")``, ``VAEConfig.preset``): the model config,
+# configs/model/NAME.yaml, each one stands for. The sizes themselves live only in those files.
+MODEL_PRESETS = {"v2": "humanml3d_v2", "v1": "humanml3d_v1", "embedded": "embedded_transformer"}
+
+
+def model_preset(name: str, section: str) -> dict:
+    """One section (``vae``, ``denoiser``, ...) of the model config a preset name stands for."""
+    import yaml
+
+    if name not in MODEL_PRESETS:
+        raise MotionLCMError(f"unknown model preset {name!r}; choose one of {sorted(MODEL_PRESETS)}")
+    path = config_dir() / "model" / f"{MODEL_PRESETS[name]}.yaml"
+    values = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(section)
+    if not isinstance(values, dict):
+        raise MotionLCMError(f"{path}: no {section} section")
+    return values

@@ -3,15 +3,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 import pytest
 
+from motionlcm.configs import config_dir
 from motionlcm.models import DenoiserConfig, LatentDenoiser, MotionVAE, VAEConfig
 
 TEXT_ENCODER = "hash:32"
-# training.stages.LCM_DEFAULTS, restated: importing the stages pulls in Lightning (~10 s on a loaded CPU)
-LCM_SETTINGS = {"num_ddim_timesteps": 10, "w_min": 5.0, "w_max": 15.0, "loss": "huber", "huber_c": 0.5,
-                "target_ema": 0.95, "guidance_embed_dim": 256, "sigma_data": 0.5, "timestep_scaling": 10.0}
+# stage.lcm of configs/stage/lcm.yaml, read as plain YAML: composing it imports Lightning (~10 s on a loaded CPU)
+LCM_SETTINGS = yaml.safe_load((config_dir() / "stage" / "lcm.yaml").read_text(encoding="utf-8"))["stage"]["lcm"]
 
 
 @pytest.fixture(scope="module")

@@ -1,41 +1,14 @@
 """The ``control`` training stage through the real config path, its export, and controlled generation."""
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 import torch
 
 from motionlcm.errors import MotionLCMError
 from tests.control_helpers import pelvis_error, pelvis_line_hints, save_tiny_lcm, single_thread  # noqa: F401
-from tests.training_helpers import common
+from tests.training_helpers import common, stage_section
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 TRAIN_STEPS = 16
-
-
-@contextmanager
-def control_stage_wired():
-    """Until run.py has its ``control`` branch, add it for the duration of a run."""
-    from omegaconf import OmegaConf
-
-    from motionlcm.training import run
-    from motionlcm.training.control_stage import build_control_stage
-
-    if "control" in run.STAGES:
-        yield
-        return
-    original = run.build_stage
-
-    def build_stage(cfg, datamodule):
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        if plain["stage"]["name"] == "control":
-            return build_control_stage(plain, datamodule)
-        return original(cfg, datamodule)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "STAGES", (*run.STAGES, "control"))
-        patch.setattr(run, "build_stage", build_stage)
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +32,7 @@ def trained_control(setup):
 
     overrides = ["stage=control", f"base={setup['lcm']}", *common(setup["dataset"], setup["base"] / "run", TRAIN_STEPS),
                  "trainer.val_check_interval=8", "stage.optim.lr=1e-3"]
-    with control_stage_wired():
-        return train(compose_config(overrides))
+    return train(compose_config(overrides))
 
 
 def fresh_stage(setup, base_key="lcm", control=None, **loss):
@@ -70,8 +42,10 @@ def fresh_stage(setup, base_key="lcm", control=None, **loss):
 
     mean, std = load_mean_std(setup["dataset"])
     joint_mean, joint_std = load_joint_stats(setup["dataset"])
-    return ControlStage(str(setup[base_key]), control or {}, {}, {}, loss, {"lr": 1e-3}, joint_mean, joint_std, mean,
-                        std).eval()
+    control = {**stage_section("control", "control"), **(control or {})}
+    loss = {**stage_section("control", "loss"), **loss}
+    return ControlStage(str(setup[base_key]), control, stage_section("control", "controlnet"), {}, loss, {"lr": 1e-3},
+                        joint_mean, joint_std, mean, std).eval()
 
 
 def train_batch(setup):
@@ -191,10 +165,9 @@ def test_configuration_errors(setup, tmp_path):
         ([f"base={setup['lcm']}", "+stage.control.joint=pelvis"], "unknown control option"),
         ([f"base={setup['lcm']}", "stage.control.density=lots"], "control density 'lots' not understood"),
     ]
-    with control_stage_wired():
-        for extra, message in cases:
-            with pytest.raises(MotionLCMError, match=message):
-                train(compose_config(["stage=control", *run_args, *extra]))
+    for extra, message in cases:
+        with pytest.raises(MotionLCMError, match=message):
+            train(compose_config(["stage=control", *run_args, *extra]))
 
 
 def test_validation_reports_the_one_step_control_error(setup, trained_control):

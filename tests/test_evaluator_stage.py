@@ -103,6 +103,7 @@ def test_proposed_stage_config_builds_the_stage(train_batch):
     ds, _ = train_batch
     stage_cfg = yaml.safe_load(CONFIG.read_text())["stage"]
     assert stage_cfg.pop("name") == EvaluatorStage.kind
+    assert stage_cfg.pop("_target_") == f"{EvaluatorStage.__module__}.EvaluatorStage"
     stage_cfg["text_encoder"] = "hash:32"  # the configured MiniLM is not needed to check the keys
     stage = EvaluatorStage(**stage_cfg, mean=ds.mean, std=ds.std)
     assert stage.evaluator.config.embed_dim == 512 and stage.evaluator.config.text_dim == 32

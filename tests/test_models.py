@@ -59,6 +59,25 @@ def test_config_from_mapping_and_round_trip():
         vae(torch.zeros(1, 65, 263), torch.ones(1, 65, dtype=torch.bool))
 
 
+def test_configs_keep_the_saved_key_order():
+    """Shared fields live in the base config classes; ``to_dict`` still writes each network's keys in the
+    order saved checkpoints have, so exports stay byte-identical."""
+    from pathlib import Path
+
+    import yaml
+
+    from motionlcm.models import ConvVAEConfig
+    from motionlcm.models.controlnet import TrajectoryEncoderConfig
+
+    saved = yaml.safe_load((Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "control_pelvis" / "config.yaml")
+                           .read_text())
+    for key, config_class in (("vae", ConvVAEConfig), ("denoiser", DenoiserConfig), ("traj_encoder", TrajectoryEncoderConfig)):
+        assert list(config_class.from_dict(saved[key]).to_dict().items()) == list(saved[key].items()), key
+    assert list(VAEConfig().to_dict()) == ["feature_dim", "latent_shape", "width", "num_layers", "num_heads", "ffn_dim",
+                                           "dropout", "activation", "norm_first", "final_norm", "norm_eps",
+                                           "positional_embedding", "max_frames", "latent_projection"]
+
+
 def test_sinusoidal_positions_and_half_precision():
     vae = MotionVAE.from_config({**TINY_VAE, "latent_shape": (2, 8), "positional_embedding": "sinusoidal"}).eval()
     assert not any("positions" in name for name, _ in vae.named_parameters())

@@ -11,7 +11,7 @@ from motionlcm.cli import main
 from motionlcm.errors import MotionLCMError
 from motionlcm.checkpoint import load_checkpoint
 from motionlcm.training.run import compose_config, train
-from tests.training_helpers import TINY_VAE, StepRecorder, common
+from tests.training_helpers import TINY_VAE, StepRecorder, common, stage_section
 
 def test_vae_stage_exports_a_complete_checkpoint(trained):
     export = trained["vae"]
@@ -128,6 +128,26 @@ def test_clear_errors(trained, tmp_path, capsys):
         assert not (tmp_path / failed).exists(), failed
 
 
+def test_callbacks_and_loggers_come_from_their_config_groups(trained, tmp_path):
+    default = (trained["vae"].parent / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert any(column.startswith("lr-") for column in default)  # callbacks.lr_monitor
+    out = tmp_path / "picked"
+    train(compose_config(["stage=vae", *common(trained["dataset"], out, steps=2), *TINY_VAE, "~callbacks.lr_monitor",
+                          "~logger.tensorboard"]))
+    assert (out / "export" / "config.yaml").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    assert not (out / "tensorboard").exists()
+    header = (out / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "train/total" in header and not any(column.startswith("lr-") for column in header)
+
+
+def test_experiment_stage_settings_only_reach_their_stage():
+    mld = compose_config(["stage=mld", "experiment=humanml3d_v1"])
+    assert "lcm" not in mld.stage and "control" not in mld.stage and mld.stage.sampling == mld.model.sampling
+    lcm = compose_config(["stage=lcm", "experiment=humanml3d_v1", "stage.lcm.huber_c=0.01"])
+    assert (lcm.stage.lcm.num_ddim_timesteps, lcm.stage.lcm.huber_c, lcm.stage.sampling.guidance) == (50, 0.01, 7.5)
+    assert "control" not in lcm.stage and compose_config(["stage=lcm"]).stage.lcm.num_ddim_timesteps == 10
+
+
 def test_ddp_two_cpu_processes_end_with_identical_weights(trained, tmp_path):
     script = Path(__file__).with_name("ddp_check.py")
     result = subprocess.run([sys.executable, str(script), str(trained["dataset"]), str(tmp_path / "ddp")],
@@ -163,7 +183,7 @@ def test_lcm_student_starts_as_the_teacher(trained):
     from motionlcm.training.stages import LCMStage
 
     ds, _ = _tiny_batch(trained)
-    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, {}, {}, ds.mean, ds.std).eval()
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, stage_section("lcm", "lcm"), {}, ds.mean, ds.std).eval()
     x, t = torch.randn(2, 16, 32), torch.tensor([999, 99])
     text = torch.randn(2, 5, 32) if stage.teacher.uses_text_tokens else torch.randn(2, 32)  # token states or pooled
     with torch.no_grad():
@@ -177,7 +197,8 @@ def test_distillation_loss_falls_on_a_small_teacher(trained):
 
     ds, batch = _tiny_batch(trained)
     torch.manual_seed(0)
-    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, {"target_ema": 0.5}, {}, ds.mean, ds.std).eval()  # no dropout noise
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, stage_section("lcm", "lcm", "stage.lcm.target_ema=0.5"), {}, ds.mean,
+                     ds.std).eval()  # no dropout noise
     optimizer = torch.optim.Adam(stage.student.parameters(), lr=1e-3)
 
     def fixed_loss():

@@ -16,6 +16,16 @@ def common(dataset: Path, out: Path, steps: int = 4) -> list[str]:
     ]
 
 
+def stage_section(stage: str, key: str, *overrides: str) -> dict:
+    """``stage.KEY`` of the composed ``stage=STAGE`` config as a plain dict: the YAML is the only source of
+    the stages' settings, so tests that build a stage directly take them from there."""
+    from omegaconf import OmegaConf
+
+    from motionlcm.training.run import compose_config
+
+    return OmegaConf.to_container(compose_config([f"stage={stage}", *overrides]).stage[key])
+
+
 class StepRecorder(Callback):
     def __init__(self):
         self.start_step = None

@@ -23,37 +23,25 @@ import torch.nn as nn
 
 from ..errors import MotionLCMError
 from .denoiser import DenoiserConfig, LatentDenoiser
-from .layers import LatentTransformerConfig, SkipTransformerEncoder, build_positional_embedding, config_from_mapping, make_activation, zero_init_
+from .layers import (TRANSFORMER_KEYS, LatentTransformerConfig, SkipTransformerEncoder, build_positional_embedding,
+                     config_from_mapping, make_activation, zero_init_)
 
 NUM_JOINTS = 22
 
 
 @dataclass(frozen=True)
 class TrajectoryEncoderConfig(LatentTransformerConfig):
-    """Hyper-parameters of :class:`TrajectoryEncoder` (MotionLCM-V2's ``MldTrajEncoder`` by default)."""
+    """Hyper-parameters of :class:`TrajectoryEncoder` (MotionLCM-V2's ``MldTrajEncoder`` by default):
+    the shared transformer fields (``latent_shape`` must match the denoiser's) plus its own."""
 
-    latent_shape: tuple[int, int] = (16, 32)  # must match the denoiser's
     num_joints: int = NUM_JOINTS
-    width: int = 256
-    num_layers: int = 9
-    num_heads: int = 4
-    ffn_dim: int = 1024
-    dropout: float = 0.1
-    activation: str = "gelu"
-    norm_first: bool = False
-    final_norm: bool = True
-    norm_eps: float = 1e-5
-    positional_embedding: str = "learned"
     max_frames: int = 200  # positional table covers latent tokens + this many frames
     # Linear from the transformer width to the latent width after the encoder. MotionLCM-V1's
     # encoder has none (its tokens are already latent-sized, 256-d); False needs width == latent width.
     latent_projection: bool = True
 
-    def __post_init__(self) -> None:
-        self.check_shapes()
-        if not self.latent_projection and self.latent_shape[1] != self.width:
-            raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the trajectory encoder width "
-                                 f"{self.width}; that needs latent_projection")
+    KEY_ORDER = ("latent_shape", "num_joints", *TRANSFORMER_KEYS, "max_frames", "latent_projection")
+    WIDTH_NAME = "trajectory encoder"
 
     @classmethod
     def like_denoiser(cls, denoiser: DenoiserConfig, **overrides: Any) -> "TrajectoryEncoderConfig":
@@ -86,7 +74,7 @@ class TrajectoryEncoder(nn.Module):
             width=config.width, num_layers=config.num_layers, num_heads=config.num_heads, ffn_dim=config.ffn_dim,
             dropout=config.dropout, activation=config.activation, norm_first=config.norm_first,
             final_norm=config.final_norm, norm_eps=config.norm_eps)
-        self.latent_out = nn.Linear(config.width, latent_dim) if config.latent_projection else nn.Identity()
+        self.latent_out = nn.Linear(config.width, latent_dim) if config.projects_latent else nn.Identity()
         self.register_buffer("hint_mean", torch.zeros(config.num_joints, 3))
         self.register_buffer("hint_std", torch.ones(config.num_joints, 3))
 

@@ -27,27 +27,28 @@ import torch.nn as nn
 
 from ..errors import MotionLCMError
 from ..motion.features import FEATURE_DIM
-from .layers import LatentTransformerConfig, config_from_mapping, make_activation
+from .layers import LatentConfig, make_activation
 from .vae import LatentDistribution, LatentMotionVAE
 
 
 @dataclass(frozen=True)
-class ConvVAEConfig(LatentTransformerConfig):
-    """Hyper-parameters of :class:`ConvMotionVAE` (``architecture: conv`` in a model config)."""
+class ConvVAEConfig(LatentConfig):
+    """Hyper-parameters of :class:`ConvMotionVAE` (``architecture: conv`` in a model config): the
+    shared ``latent_shape`` and ``width`` plus its own (no transformer fields)."""
 
     architecture: str = "conv"
     feature_dim: int = FEATURE_DIM
-    latent_shape: tuple[int, int] = (16, 32)
-    width: int = 256
     num_blocks: int = 6  # residual blocks in the encoder, and as many in the decoder
     kernel_size: int = 3
     dilations: tuple[int, ...] = (1, 3, 9)  # cycled over the blocks
     activation: str = "gelu"
     max_frames: int = 200
-    num_heads: int = 1  # not used; lets the shared shape check run
+
+    KEY_ORDER = ("architecture", "feature_dim", "latent_shape", "width", "num_blocks", "kernel_size", "dilations",
+                 "activation", "max_frames")
 
     def __post_init__(self) -> None:
-        self.check_shapes()
+        super().__post_init__()
         if self.architecture != "conv":
             raise MotionLCMError(f"ConvVAEConfig.architecture must be 'conv', got {self.architecture!r}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
@@ -58,12 +59,7 @@ class ConvVAEConfig(LatentTransformerConfig):
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()
         values["dilations"] = list(values["dilations"])
-        values.pop("num_heads")
         return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ConvVAEConfig":
-        return config_from_mapping(cls, values)
 
 
 class _ResidualBlock(nn.Module):

@@ -40,25 +40,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import MotionLCMError
-from .layers import (LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder, TimestepEmbedding, Timesteps, build_positional_embedding,
+from .layers import (TRANSFORMER_KEYS, LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder, TimestepEmbedding,
+                     Timesteps, build_positional_embedding,
                      config_from_mapping, count_parameters, guidance_scale_embedding, make_activation)
 
 
 @dataclass(frozen=True)
 class DenoiserConfig(LatentTransformerConfig):
-    """Hyper-parameters of :class:`LatentDenoiser`; defaults are MotionLCM-V2's (REFERENCE.md section 2)."""
+    """Hyper-parameters of :class:`LatentDenoiser`: the shared transformer fields (``latent_shape``
+    must match the VAE's) plus its own; defaults are MotionLCM-V2's (REFERENCE.md section 2)."""
 
-    latent_shape: tuple[int, int] = (16, 32)  # must match the VAE's
-    width: int = 256
-    num_layers: int = 9
-    num_heads: int = 4
-    ffn_dim: int = 1024
-    dropout: float = 0.1
-    activation: str = "gelu"
-    norm_first: bool = False
-    final_norm: bool = True
-    norm_eps: float = 1e-5
-    positional_embedding: str = "learned"
     text_dim: int = 768  # sentence-t5-large (V2) / CLIP ViT-L/14 (V1); 384 for MiniLM
     text_activation: str | None = None  # V1 put a ReLU before the text projection
     # Size of the timestep sinusoids fed to the time MLP. The brief asks for 256 (diffusers'
@@ -68,27 +59,20 @@ class DenoiserConfig(LatentTransformerConfig):
     downscale_freq_shift: float = 0.0
     time_activation: str = "silu"
     guidance_embed_dim: int | None = None  # LCM students: 256; None = no guidance branch
-    latent_projection: bool | None = None  # None: project iff latent width != transformer width
     text_conditioning: str = "pooled"  # pooled (papers) | tokens (cross-attention to token states)
 
+    KEY_ORDER = ("latent_shape", *TRANSFORMER_KEYS, "text_dim", "text_activation", "time_sinusoid_dim", "flip_sin_to_cos",
+                 "downscale_freq_shift", "time_activation", "guidance_embed_dim", "latent_projection", "text_conditioning")
+
     def __post_init__(self) -> None:
-        self.check_shapes()
+        super().__post_init__()
         if self.text_conditioning not in TEXT_CONDITIONING:
             raise MotionLCMError(f"text_conditioning must be one of {TEXT_CONDITIONING}, got {self.text_conditioning!r}")
-        if self.latent_projection is False and self.latent_shape[1] != self.width:
-            raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the transformer width "
-                                 f"{self.width}; that needs latent_projection")
 
     @property
     def num_tokens(self) -> int:
         """Transformer sequence length: latent tokens + time token + text token."""
         return self.num_latent_tokens + 2
-
-    @property
-    def projects_latent(self) -> bool:
-        if self.latent_projection is None:
-            return self.latent_dim != self.width
-        return self.latent_projection
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "DenoiserConfig":

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 import torch.nn as nn
@@ -327,33 +328,91 @@ class SkipTransformerDecoder(SkipTransformer):
 # --------------------------------------------------------------------------------------------
 
 
-class LatentTransformerConfig:
-    """Shared behaviour of the frozen config dataclasses of latent transformers (VAE, denoiser,
-    trajectory encoder): shape checks and YAML-friendly ``to_dict`` / ``from_dict``."""
+@dataclass(frozen=True)
+class LatentConfig:
+    """Fields and behaviour shared by the config dataclasses of every network over VAE latents
+    (both VAEs, the denoiser, the trajectory encoder): the latent shape and the model width, shape
+    checks, and YAML-friendly ``to_dict`` / ``from_dict``.
+
+    ``to_dict`` writes the keys in ``KEY_ORDER`` when a subclass sets it: inherited fields come
+    first in a dataclass, but saved ``config.yaml`` files list each network's keys in the order
+    they had before the fields moved here, and exports must stay byte-identical.
+    """
+
+    latent_shape: tuple[int, int] = (16, 32)  # (latent tokens L, latent width D)
+    width: int = 256
+
+    KEY_ORDER: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        self.check_shapes()
 
     @property
     def num_latent_tokens(self) -> int:
-        return self.latent_shape[0]  # type: ignore[attr-defined]
+        return self.latent_shape[0]
 
     @property
     def latent_dim(self) -> int:
-        return self.latent_shape[1]  # type: ignore[attr-defined]
+        return self.latent_shape[1]
 
     def check_shapes(self) -> None:
-        latent_shape, width, heads = self.latent_shape, self.width, self.num_heads  # type: ignore[attr-defined]
-        if len(latent_shape) != 2 or min(latent_shape) < 1:
-            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {latent_shape}")
-        if width % heads != 0:
-            raise MotionLCMError(f"width {width} is not divisible by num_heads {heads}")
+        if len(self.latent_shape) != 2 or min(self.latent_shape) < 1:
+            raise MotionLCMError(f"latent_shape must be (tokens, width) with positive sizes, got {self.latent_shape}")
 
     def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)  # type: ignore[call-overload]
+        values = dataclasses.asdict(self)
         values["latent_shape"] = list(values["latent_shape"])
-        return values
+        if not self.KEY_ORDER:
+            return values
+        if sorted(self.KEY_ORDER) != sorted(values):
+            raise AssertionError(f"{type(self).__name__}.KEY_ORDER does not list exactly its fields")
+        return {key: values[key] for key in self.KEY_ORDER}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
         return config_from_mapping(cls, values)
+
+
+@dataclass(frozen=True)
+class LatentTransformerConfig(LatentConfig):
+    """:class:`LatentConfig` plus the skip-transformer fields the VAE, the denoiser and the
+    trajectory encoder share (defaults: MotionLCM-V2's, REFERENCE.md section 2); subclasses add
+    only their own fields."""
+
+    num_layers: int = 9  # odd: (n-1)/2 input blocks, 1 middle block, (n-1)/2 output blocks
+    num_heads: int = 4
+    ffn_dim: int = 1024
+    dropout: float = 0.1
+    activation: str = "gelu"
+    norm_first: bool = False  # MLD: post-norm blocks ...
+    final_norm: bool = True  # ... plus a LayerNorm after the stack
+    norm_eps: float = 1e-5
+    positional_embedding: str = "learned"
+    latent_projection: bool | None = None  # None: project iff latent width != transformer width
+
+    WIDTH_NAME: ClassVar[str] = "transformer"  # how the latent-projection error names ``width``
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.projects_latent and self.latent_dim != self.width:
+            raise MotionLCMError(f"latent width {self.latent_dim} differs from the {self.WIDTH_NAME} width "
+                                 f"{self.width}; that needs latent_projection")
+
+    @property
+    def projects_latent(self) -> bool:
+        if self.latent_projection is None:
+            return self.latent_dim != self.width
+        return bool(self.latent_projection)
+
+    def check_shapes(self) -> None:
+        super().check_shapes()
+        if self.width % self.num_heads != 0:
+            raise MotionLCMError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
+
+
+# The inherited transformer fields, in the order every saved transformer config lists them.
+TRANSFORMER_KEYS = ("width", "num_layers", "num_heads", "ffn_dim", "dropout", "activation", "norm_first", "final_norm",
+                    "norm_eps", "positional_embedding")
 
 
 def config_from_mapping(config_class: type, values: Mapping[str, Any]) -> Any:
@@ -379,5 +438,6 @@ __all__ = [
     "timestep_embedding", "guidance_scale_embedding", "Timesteps", "TimestepEmbedding",
     "LearnedPositionalEmbedding", "SinusoidalPositionalEmbedding", "build_positional_embedding",
     "FeedForward", "TransformerEncoderBlock", "TransformerDecoderBlock", "SkipTransformer",
-    "SkipTransformerEncoder", "SkipTransformerDecoder", "config_from_mapping",
+    "SkipTransformerEncoder", "SkipTransformerDecoder", "LatentConfig", "LatentTransformerConfig", "TRANSFORMER_KEYS",
+    "config_from_mapping",
 ]

@@ -28,55 +28,30 @@ import torch.nn.functional as F
 
 from ..errors import MotionLCMError
 from ..motion.features import FEATURE_DIM, features_to_joints
-from .layers import (LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder, build_positional_embedding,
-                     config_from_mapping, count_parameters)
+from .layers import (TRANSFORMER_KEYS, LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder,
+                     build_positional_embedding, config_from_mapping, count_parameters)
 
 
 @dataclass(frozen=True)
 class VAEConfig(LatentTransformerConfig):
-    """Hyper-parameters of :class:`MotionVAE`; defaults are MotionLCM-V2's (REFERENCE.md section 2)."""
+    """Hyper-parameters of :class:`MotionVAE`: the shared transformer fields plus its own; defaults
+    are MotionLCM-V2's (REFERENCE.md section 2)."""
 
     feature_dim: int = FEATURE_DIM
-    latent_shape: tuple[int, int] = (16, 32)  # (latent tokens L, latent width D)
-    width: int = 256
-    num_layers: int = 9  # odd: (n-1)/2 input blocks, 1 middle block, (n-1)/2 output blocks
-    num_heads: int = 4
-    ffn_dim: int = 1024
-    dropout: float = 0.1
-    activation: str = "gelu"
-    norm_first: bool = False  # MLD: post-norm blocks ...
-    final_norm: bool = True  # ... plus a LayerNorm after the stack
-    norm_eps: float = 1e-5
-    positional_embedding: str = "learned"
     max_frames: int = 200  # longest sequence the positional tables cover (HumanML3D: 196)
-    latent_projection: bool | None = None  # None: project iff latent width != transformer width
 
-    def __post_init__(self) -> None:
-        self.check_shapes()
-        if self.latent_projection is False and self.latent_shape[1] != self.width:
-            raise MotionLCMError(f"latent width {self.latent_shape[1]} differs from the transformer width "
-                                 f"{self.width}; that needs latent_projection")
-
-    @property
-    def projects_latent(self) -> bool:
-        if self.latent_projection is None:
-            return self.latent_dim != self.width
-        return self.latent_projection
+    KEY_ORDER = ("feature_dim", "latent_shape", *TRANSFORMER_KEYS, "max_frames", "latent_projection")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "VAEConfig":
-        """``"v2"`` (MotionLCM-V2 paper), ``"v1"`` (MotionLCM / MLD) or ``"embedded"`` (small, CPU-trainable)."""
-        if name not in VAE_PRESETS:
-            raise MotionLCMError(f"unknown VAE preset {name!r}; choose one of {sorted(VAE_PRESETS)}")
-        return config_from_mapping(cls, {**VAE_PRESETS[name], **overrides})
+        """The ``vae`` section of a model config: ``"v2"`` (configs/model/humanml3d_v2.yaml, the
+        MotionLCM-V2 paper), ``"v1"`` (humanml3d_v1.yaml, MotionLCM / MLD) or ``"embedded"``
+        (embedded_transformer.yaml: small, CPU-trainable)."""
+        from ..configs import MODEL_PRESETS, model_preset
 
-
-VAE_PRESETS: dict[str, dict[str, Any]] = {
-    "v2": dict(latent_shape=(16, 32), latent_projection=True),
-    "v1": dict(latent_shape=(1, 256), latent_projection=False),
-    "embedded": dict(latent_shape=(16, 32), width=128, num_layers=5, num_heads=4, ffn_dim=512,
-                     latent_projection=True),
-}
+        if name not in MODEL_PRESETS:
+            raise MotionLCMError(f"unknown VAE preset {name!r}; choose one of {sorted(MODEL_PRESETS)}")
+        return config_from_mapping(cls, {**model_preset(name, "vae"), **overrides})
 
 
 @dataclass
@@ -262,5 +237,5 @@ def vae_loss(model_out: VAEOutput | tuple, target: torch.Tensor, mask: torch.Ten
     return {"features": feature_loss, "joints": joint_loss, "kl": kl_loss, "total": total}
 
 
-__all__ = ["VAEConfig", "VAE_PRESETS", "LatentDistribution", "VAEOutput", "LatentMotionVAE", "MotionVAE", "VAELossWeights",
+__all__ = ["VAEConfig", "LatentDistribution", "VAEOutput", "LatentMotionVAE", "MotionVAE", "VAELossWeights",
            "masked_frame_mean", "vae_loss"]

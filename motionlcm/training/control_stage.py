@@ -35,36 +35,17 @@ from ..models.controlnet import (ControlNetConfig, MotionControlNet, TrajectoryE
 from ..motion.features import features_to_joints
 from ..checkpoint import build_denoiser, build_vae, load_checkpoint
 from ..models.denoiser import select_text_condition
-from .stages import TextConditionCache, _check_same_normalisation, _Stage
+from .stages import TextConditionCache, _check_same_normalisation, _Stage, checked_section
 
-# Defaults of the stage's ``control`` and ``loss`` sections (MotionLCM's motionlcm_control_s.yaml).
-CONTROL_DEFAULTS: dict[str, Any] = {
-    "joints": "pelvis",        # pelvis | all | [joint names or indices]
-    "density": "random",       # training density: random | "25%" | frame count
-    "temporal": None,          # None: spatial control; prefix | suffix | keyframes | mixed: all 22 joints
-    "eval_density": "100%",    # validation density (every joint of the set)
-    "joint_stats": None,       # folder with Mean_raw.npy / Std_raw.npy (default: the dataset root)
-    # LCM bases: the noise levels trained on. V2: the student's skipping grid and w ~ U[w_min, w_max];
-    # V1: timesteps uniform over [0, 1000) and one fixed w (6.5, i.e. guidance 7.5).
-    "timesteps": "grid",       # grid | uniform
-    "guidance_w": None,        # None: the base's [w_min, w_max]; a number: fixed w
-}
-LOSS_DEFAULTS: dict[str, Any] = {
-    "diffusion": 1.0,          # weight of the diffusion-style loss
-    "control": 1.0,            # cond_ratio
-    "control_loss": "smooth_l1",  # smooth_l1 | l1 | l2, in metres
-    "cfg_dropout": 0.0,        # text dropout (mld bases only; LCM students take no unconditional pass)
-    "control_samples": None,   # control loss on only the first N samples of a batch (null: all of them)
-}
+# The keys of the stage's ``control`` and ``loss`` sections (MotionLCM's motionlcm_control_s.yaml); their
+# values and meaning: configs/stage/control.yaml. ``control`` is exported in this order.
+CONTROL_KEYS = ("joints", "density", "temporal", "eval_density", "joint_stats", "timesteps", "guidance_w")
+LOSS_KEYS = ("diffusion", "control", "control_loss", "cfg_dropout", "control_samples")
 CONTROL_LOSSES = {"smooth_l1": F.smooth_l1_loss, "l1": F.l1_loss, "l2": F.mse_loss}
-
-
-def _merged(defaults: dict[str, Any], given: dict[str, Any] | None, what: str) -> dict[str, Any]:
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise MotionLCMError(f"unknown {what} option(s): {', '.join(unknown)}; known: {', '.join(defaults)}")
-    return {**defaults, **given}
+# Compatibility defaults for an ``lcm`` base whose exported ``lcm`` section lacks a key: every export this
+# package writes has them, hand-made or foreign folders may not (MotionPipeline reads those with the same
+# num_ddim_timesteps). MotionLCM-V2's values; the training values themselves live in configs/stage/lcm.yaml.
+BASE_LCM_COMPAT = {"num_ddim_timesteps": 10, "w_min": 5.0, "w_max": 15.0}
 
 
 def control_loss(joints: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor, kind: str = "smooth_l1") -> torch.Tensor:
@@ -98,10 +79,10 @@ class ControlStage(_Stage):
         ckpt = load_checkpoint(base_path, expected_kinds=("lcm", "mld"))
         _check_same_normalisation(ckpt, mean, std)
         self.base_path, self.base_kind, self.base_config = str(base_path), ckpt.kind, ckpt.config
-        self.control = _merged(CONTROL_DEFAULTS, control, "control")
+        self.control = checked_section(control, CONTROL_KEYS, "control")
         if self.control["timesteps"] not in ("grid", "uniform"):
             raise MotionLCMError(f"stage.control.timesteps must be grid or uniform, got {self.control['timesteps']!r}")
-        self.loss_cfg = _merged(LOSS_DEFAULTS, loss, "control loss")
+        self.loss_cfg = checked_section(loss, LOSS_KEYS, "control loss")
         samples = self.loss_cfg["control_samples"]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise MotionLCMError(f"stage.loss.control_samples must be a positive integer or null, got {samples!r}")
@@ -125,10 +106,29 @@ class ControlStage(_Stage):
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
         self.lcm = dict(ckpt.config.get("lcm") or {})
         if self.base_kind == "lcm":
-            grid = skipping_timesteps(self.schedule.num_train_timesteps, int(self.lcm.get("num_ddim_timesteps", 10)))
+            grid = skipping_timesteps(self.schedule.num_train_timesteps, int(self._base_lcm("num_ddim_timesteps")))
             self.register_buffer("grid", grid, persistent=False)
         self.sampling = dict(sampling or ckpt.config.get("sampling") or {})
         self._setup_ema()
+
+    def _base_lcm(self, key: str):
+        """A setting of the lcm base's distillation (its exported ``lcm`` section, else ``BASE_LCM_COMPAT``)."""
+        return self.lcm.get(key, BASE_LCM_COMPAT[key])
+
+    @classmethod
+    def from_config(cls, base_path: str | None, control: dict[str, Any], controlnet: dict[str, Any],
+                    traj_encoder: dict[str, Any], loss: dict[str, Any], optim: dict[str, Any],
+                    sampling: dict[str, Any] | None, data_root: str | None, mean, std) -> ControlStage:
+        """``stage=control`` (the ``_target_`` of configs/stage/control.yaml): reads the per-joint position
+        statistics from ``control.joint_stats``, else ``data_root``, then builds the stage."""
+        if not base_path:
+            raise MotionLCMError("the control stage needs a base model: add base=PATH "
+                                 "(a folder written by stage=lcm or stage=mld)")
+        stats_dir = (control or {}).get("joint_stats") or data_root
+        if stats_dir is None:
+            raise MotionLCMError("set stage.control.joint_stats to the folder holding Mean_raw.npy / Std_raw.npy")
+        joint_mean, joint_std = load_joint_stats(Path(stats_dir))
+        return cls(base_path, control, controlnet, traj_encoder, loss, optim, joint_mean, joint_std, mean, std, sampling)
 
     @property
     def controlnet(self) -> MotionControlNet:
@@ -182,7 +182,7 @@ class ControlStage(_Stage):
                 steps = self.grid[index]
             if self.control["guidance_w"] is not None:
                 return steps, torch.full((batch_size,), float(self.control["guidance_w"]), device=self.device)
-            w_min, w_max = float(self.lcm.get("w_min", 5.0)), float(self.lcm.get("w_max", 15.0))
+            w_min, w_max = float(self._base_lcm("w_min")), float(self._base_lcm("w_max"))
             return steps, w_min + (w_max - w_min) * self._rand(batch_size, generator)
         steps = (self._rand(batch_size, generator) * self.schedule.num_train_timesteps).long()
         return steps.clamp(max=self.schedule.num_train_timesteps - 1), None
@@ -292,19 +292,4 @@ class ControlStage(_Stage):
         return config
 
 
-def build_control_stage(plain: dict[str, Any], datamodule) -> ControlStage:
-    """``stage=control`` from the resolved Hydra config (called by ``training.run.build_stage``)."""
-    if not plain.get("base"):
-        raise MotionLCMError("the control stage needs a base model: add base=PATH (a folder written by stage=lcm or stage=mld)")
-    stage = plain["stage"]
-    control = dict(stage.get("control") or {})
-    stats_dir = control.get("joint_stats") or getattr(datamodule, "root", None)
-    if stats_dir is None:
-        raise MotionLCMError("set stage.control.joint_stats to the folder holding Mean_raw.npy / Std_raw.npy")
-    joint_mean, joint_std = load_joint_stats(Path(stats_dir))
-    return ControlStage(plain["base"], control, stage.get("controlnet") or {}, stage.get("traj_encoder") or {},
-                        stage.get("loss") or {}, stage["optim"], joint_mean, joint_std, datamodule.mean, datamodule.std,
-                        stage.get("sampling"))
-
-
-__all__ = ["ControlStage", "build_control_stage", "control_loss", "CONTROL_DEFAULTS", "LOSS_DEFAULTS"]
+__all__ = ["ControlStage", "control_loss", "CONTROL_KEYS", "LOSS_KEYS"]

@@ -190,6 +190,21 @@ def _check_same_normalisation(ckpt: Checkpoint, mean, std) -> None:
         raise MotionLCMError(f"{ckpt.path}: trained with another Mean/Std than this dataset's")
 
 
+def checked_section(given: dict[str, Any] | None, keys: tuple[str, ...], what: str) -> dict[str, Any]:
+    """A config section with exactly ``keys`` (their values live in configs/stage/*.yaml), in that order.
+
+    Unknown and missing keys are one-line errors: the stages take no Python defaults for them.
+    """
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(keys))
+    if unknown:
+        raise MotionLCMError(f"unknown {what} option(s): {', '.join(unknown)}; known: {', '.join(keys)}")
+    missing = [key for key in keys if key not in given]
+    if missing:
+        raise MotionLCMError(f"missing {what} option(s): {', '.join(missing)} (configs/stage/*.yaml lists them all)")
+    return {key: given[key] for key in keys}
+
+
 def root_aligned_joint_error(pred_features: torch.Tensor, true_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean per-joint position error (metres) after subtracting each frame's pelvis, over valid frames."""
     pred = features_to_joints(pred_features, mask)
@@ -225,6 +240,8 @@ class MLDStage(_GeneratorStage):
     def __init__(self, vae_path: str, denoiser: dict[str, Any], text_encoder: str, schedule: dict[str, Any],
                  optim: dict[str, Any], cfg_dropout: float, sampling: dict[str, Any], mean, std,
                  snr_gamma: float | None = None):
+        if not vae_path:
+            raise MotionLCMError("the mld stage needs a trained VAE: add vae=PATH (a folder written by stage=vae)")
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
         from ..diffusion import NoiseSchedule, make_ddpm_scheduler
@@ -324,6 +341,8 @@ class LCMStage(_GeneratorStage):
     frozen_vae = True
 
     def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std):
+        if not teacher_path:
+            raise MotionLCMError("the lcm stage needs a trained teacher: add teacher=PATH (a folder written by stage=mld)")
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
         from ..diffusion import NoiseSchedule, make_ddim_scheduler, make_ddpm_scheduler, make_lcm_scheduler
@@ -332,10 +351,7 @@ class LCMStage(_GeneratorStage):
 
         ckpt = load_checkpoint(teacher_path, expected_kinds=("mld",))
         _check_same_normalisation(ckpt, mean, std)
-        self.lcm = {**LCM_DEFAULTS, **dict(lcm)}
-        unknown = sorted(set(self.lcm) - set(LCM_DEFAULTS))
-        if unknown:
-            raise MotionLCMError(f"unknown lcm option(s): {', '.join(unknown)}")
+        self.lcm = checked_section(lcm, LCM_KEYS, "lcm")
         self.vae = build_vae(ckpt).requires_grad_(False)
         self.teacher = build_denoiser(ckpt).requires_grad_(False)
         student_config = {**ckpt.config["denoiser"], "guidance_embed_dim": int(self.lcm["guidance_embed_dim"])}
@@ -440,11 +456,7 @@ class LCMStage(_GeneratorStage):
         return {**super().export_config(), "lcm": self.lcm}
 
 
-# MotionLCM's distillation settings (REFERENCE.md section 2).
-LCM_DEFAULTS: dict[str, Any] = {
-    "num_ddim_timesteps": 10, "w_min": 5.0, "w_max": 15.0, "loss": "huber", "huber_c": 0.5, "target_ema": 0.95,
-    "guidance_embed_dim": 256, "sigma_data": 0.5, "timestep_scaling": 10.0,
-    # Sampling schedule stored with the student: {steps: [timesteps]}; None = MotionLCM-V2's
-    # {1: [799], 2: [699, 299], 4: [699, 399, 299, 299]} (V1: [999] / [999, 499] / [999, 759, 499, 259]).
-    "timesteps": None,
-}
+# The keys of ``stage.lcm``, exported as the checkpoint's ``lcm`` section in this order; their
+# values and meaning: configs/stage/lcm.yaml (MotionLCM's distillation settings, REFERENCE.md section 2).
+LCM_KEYS = ("num_ddim_timesteps", "w_min", "w_max", "loss", "huber_c", "target_ema", "guidance_embed_dim", "sigma_data",
+            "timestep_scaling", "timesteps")
