@@ -266,7 +266,8 @@ class OffsetControlPipe:
     def guidance_for(self, steps):
         return 1.0
 
-    def __call__(self, texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints=True):
+    def __call__(self, texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints=True,
+                 hint_refinement=True):
         from motionlcm.pipeline import MotionOutput
 
         hints, mask = control
