@@ -369,3 +369,19 @@ def test_controlnet_of_a_token_denoiser_starts_as_a_no_op():
     latent, text = torch.randn(2, 4, 8), torch.randn(2, 5, 6)
     tokens = torch.randn(2, 4, 8)
     torch.testing.assert_close(controlled_eps(denoiser, controlnet, latent, 30, text, tokens), denoiser(latent, 30, text))
+
+
+def test_denoiser_presets_are_the_model_configs_sizes():
+    """No Python copy of the YAML: a preset is its configs/model file's denoiser section, plus the
+    VAE's latent shape and the text encoder's pooled width."""
+    import yaml
+
+    from motionlcm.configs import config_dir
+
+    for name, file, text_dim in (("v2", "humanml3d_v2", 768), ("v1", "humanml3d_v1", 768),
+                                 ("embedded", "embedded_transformer", 384)):
+        model = yaml.safe_load((config_dir() / "model" / f"{file}.yaml").read_text())
+        config = DenoiserConfig.preset(name)
+        for key, value in model["denoiser"].items():
+            assert getattr(config, key) == value, (name, key)
+        assert list(config.latent_shape) == model["vae"]["latent_shape"] and config.text_dim == text_dim

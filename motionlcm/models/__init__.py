@@ -1,6 +1,6 @@
 """Networks: the motion VAE, the latent denoiser and the transformer blocks they share."""
 from .conv_vae import ConvMotionVAE, ConvVAEConfig, motion_vae_from_config
-from .denoiser import DENOISER_PRESETS, DenoiserConfig, LatentDenoiser
+from .denoiser import DenoiserConfig, LatentDenoiser
 from .layers import (SkipTransformerDecoder, SkipTransformerEncoder, count_parameters, format_parameter_count,
                      guidance_scale_embedding, timestep_embedding)
 from .vae import LatentDistribution, MotionVAE, VAEConfig, VAELossWeights, VAEOutput, vae_loss
@@ -14,7 +14,7 @@ def parameter_summary(model) -> str:
 
 
 __all__ = [
-    "ConvMotionVAE", "ConvVAEConfig", "motion_vae_from_config", "DenoiserConfig", "DENOISER_PRESETS", "LatentDenoiser", "VAEConfig", "MotionVAE",
+    "ConvMotionVAE", "ConvVAEConfig", "motion_vae_from_config", "DenoiserConfig", "LatentDenoiser", "VAEConfig", "MotionVAE",
     "LatentDistribution", "VAEOutput", "VAELossWeights", "vae_loss", "SkipTransformerEncoder",
     "SkipTransformerDecoder", "timestep_embedding", "guidance_scale_embedding", "count_parameters",
     "format_parameter_count", "parameter_summary",

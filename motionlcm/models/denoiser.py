@@ -76,23 +76,27 @@ class DenoiserConfig(LatentTransformerConfig):
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "DenoiserConfig":
-        """``"v2"`` (MotionLCM-V2 paper), ``"v1"`` (MotionLCM / MLD) or ``"embedded"`` (small, CPU-trainable).
+        """The ``denoiser`` section of a model config (``"v2"``: configs/model/humanml3d_v2.yaml,
+        ``"v1"``: humanml3d_v1.yaml, ``"embedded"``: embedded_transformer.yaml), with the latent
+        shape of its ``vae`` section and the pooled width of its ``text_encoder``."""
+        from ..configs import model_preset
+        from .text_encoder import pooled_dim
 
-        Presets describe the teacher; add ``guidance_embed_dim=256`` for an LCM student.
-        """
-        if name not in DENOISER_PRESETS:
-            raise MotionLCMError(f"unknown denoiser preset {name!r}; choose one of {sorted(DENOISER_PRESETS)}")
-        return config_from_mapping(cls, {**DENOISER_PRESETS[name], **overrides})
+        values = {**model_preset(name, "denoiser"), "latent_shape": tuple(model_preset(name, "vae")["latent_shape"]),
+                  "text_dim": pooled_dim(_model_text_encoder(name))}
+        return config_from_mapping(cls, {**values, **overrides})
+
+
+def _model_text_encoder(name: str) -> str:
+    import yaml
+
+    from ..configs import MODEL_PRESETS, config_dir
+
+    path = config_dir() / "model" / f"{MODEL_PRESETS[name]}.yaml"
+    return str((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("text_encoder"))
 
 
 TEXT_CONDITIONING = ("pooled", "tokens")
-
-DENOISER_PRESETS: dict[str, dict[str, Any]] = {
-    "v2": dict(latent_shape=(16, 32), text_dim=768, latent_projection=True),
-    "v1": dict(latent_shape=(1, 256), text_dim=768, text_activation="relu", latent_projection=False),
-    "embedded": dict(latent_shape=(16, 32), width=128, num_layers=5, num_heads=4, ffn_dim=512, text_dim=384,
-                     latent_projection=True),
-}
 
 
 class LatentDenoiser(nn.Module):
@@ -252,5 +256,5 @@ def _per_sample(value: torch.Tensor | float | int, batch: int, device: torch.dev
     return tensor
 
 
-__all__ = ["DenoiserConfig", "DENOISER_PRESETS", "TEXT_CONDITIONING", "LatentDenoiser", "cat_text_conditions", "text_condition_dim",
+__all__ = ["DenoiserConfig", "TEXT_CONDITIONING", "LatentDenoiser", "cat_text_conditions", "text_condition_dim",
            "select_text_condition"]

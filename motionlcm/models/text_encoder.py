@@ -97,6 +97,16 @@ _ALIASES: dict[str, str] = {
     "clip-vit-large-patch14": CLIP, "clip": CLIP, "openai/clip-vit-large-patch14": CLIP,
 }
 TEXT_ENCODER_NAMES = (MINILM, T5, CLIP, "hash")
+# Width of each built-in encoder's pooled sentence embedding (what a pooled denoiser reads).
+POOLED_DIMS: dict[str, int] = {MINILM: 384, T5: 768, CLIP: 768}
+
+
+def pooled_dim(name: str) -> int:
+    """The pooled embedding width of a built-in text encoder, known without loading it."""
+    canonical = _ALIASES.get(str(name).lower(), str(name))
+    if canonical not in POOLED_DIMS:
+        raise MotionLCMError(f"no known embedding width for text encoder {name!r}; known: {', '.join(POOLED_DIMS)}")
+    return POOLED_DIMS[canonical]
 
 _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
