@@ -21,14 +21,20 @@ def config_dir() -> Path:
 MODEL_PRESETS = {"v2": "humanml3d_v2", "v1": "humanml3d_v1", "embedded": "embedded_transformer"}
 
 
-def model_preset(name: str, section: str) -> dict:
-    """One section (``vae``, ``denoiser``, ...) of the model config a preset name stands for."""
+def model_config(name: str) -> dict:
+    """The whole model config (configs/model/NAME.yaml) a preset name stands for."""
     import yaml
 
     if name not in MODEL_PRESETS:
         raise MotionLCMError(f"unknown model preset {name!r}; choose one of {sorted(MODEL_PRESETS)}")
     path = config_dir() / "model" / f"{MODEL_PRESETS[name]}.yaml"
-    values = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(section)
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def model_preset(name: str, section: str, config: dict | None = None) -> dict:
+    """One section (``vae``, ``denoiser``, ...) of the model config a preset name stands for
+    (``config``: that config, already read)."""
+    values = (model_config(name) if config is None else config).get(section)
     if not isinstance(values, dict):
-        raise MotionLCMError(f"{path}: no {section} section")
+        raise MotionLCMError(f"{config_dir() / 'model' / (MODEL_PRESETS[name] + '.yaml')}: no {section} section")
     return values

@@ -216,7 +216,7 @@ class MotionPipeline:
                      exact_hints: bool = True) -> GenerationInputs:
         """Every argument checked before any model runs (one-line :class:`MotionLCMError`s); the
         limits are :mod:`motionlcm.inputs`'s, shared with the CLI, batch mode and the app."""
-        from .inputs import MAX_GUIDANCE, MAX_TUNING_STEPS
+        from .inputs import MAX_TUNING_STEPS, check_count, check_guidance
 
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
@@ -232,9 +232,7 @@ class MotionPipeline:
         steps = int(num_steps or self.default_steps)
         if steps < 1 or steps > self.scheduler.config.num_train_timesteps:
             raise MotionLCMError(f"steps must be between 1 and {self.scheduler.config.num_train_timesteps}, got {steps}")
-        scale = float(self.guidance_for(steps) if guidance is None else guidance)
-        if not np.isfinite(scale) or not 0 <= scale <= MAX_GUIDANCE:
-            raise MotionLCMError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {scale}")
+        scale = check_guidance(self.guidance_for(steps) if guidance is None else guidance)
         if isinstance(seed, (list, tuple, np.ndarray)):
             if len(seed) != len(texts):
                 raise MotionLCMError(f"{len(texts)} prompts but {len(seed)} seeds")
@@ -242,9 +240,7 @@ class MotionPipeline:
         else:
             # a drawn seed stays within the range users may pass back (motionlcm.inputs.MAX_SEED)
             seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0]) % (MAX_SEED + 1)
-        tuning = int(latent_tuning_steps)
-        if not 0 <= tuning <= MAX_TUNING_STEPS:
-            raise MotionLCMError(f"latent tuning steps must be from 0 to {MAX_TUNING_STEPS}, got {latent_tuning_steps}")
+        tuning = check_count(latent_tuning_steps, "Latent tuning steps", MAX_TUNING_STEPS, low=0)
         hints = hint_mask = None
         if control is None:
             if tuning > 0:
@@ -375,8 +371,34 @@ class MotionPipeline:
 
     def meet_hints(self, features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
                    frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-        """The exact motion-space correction (:mod:`motionlcm.control.exact`) on the export rig."""
-        return _meet_hints(features, joints, hints, hint_mask, frames)
+        """Exact hints (:mod:`motionlcm.control.exact`) per sample on its valid frames, on the export rig;
+        features recomputed from the corrected joints.
+
+        HumanML3D features are relative to the first frame (floor, origin, facing +Z) and have one
+        frame fewer than their joints, so the last frame's features are repeated.
+        """
+        import dataclasses
+
+        from .body.smpl_pose import fit_rig
+        from .control.exact import meet_hints
+        from .motion.features import joints_to_features
+
+        features, joints = features.clone(), joints.clone()
+        reports = []
+        for i, n in enumerate(frames):
+            if not bool(hint_mask[i, :n].any()):
+                reports.append(None)
+                continue
+            # On the export rig first: its bones are the dataset skeleton's (symmetric), so hints taken
+            # from real motions are within reach, and the exports then show exactly these joints.
+            _, rigged = fit_rig(joints[i, :n].cpu().numpy())
+            corrected, report = meet_hints(rigged, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
+            joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
+            recomputed = joints_to_features(torch.as_tensor(corrected), retarget=False).to(features.dtype)
+            features[i, : n - 1] = recomputed.to(features.device)
+            features[i, n - 1] = recomputed[-1].to(features.device)
+            reports.append(dataclasses.asdict(report))
+        return features, joints, reports
 
     @torch.no_grad()
     def __call__(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80, num_steps: int | None = None,
@@ -443,42 +465,13 @@ class MotionPipeline:
                             hint_errors)
 
 
-def _meet_hints(features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
-                frames: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """Exact hints per sample on its valid frames, on the export rig; features recomputed from the corrected joints.
-
-    HumanML3D features are relative to the first frame (floor, origin, facing +Z) and have one
-    frame fewer than their joints, so the last frame's features are repeated.
-    """
-    import dataclasses
-
-    from .body.smpl_pose import fit_rig
-    from .control.exact import meet_hints
-    from .motion.features import joints_to_features
-
-    features, joints = features.clone(), joints.clone()
-    reports = []
-    for i, n in enumerate(frames):
-        if not bool(hint_mask[i, :n].any()):
-            reports.append(None)
-            continue
-        # On the export rig first: its bones are the dataset skeleton's (symmetric), so hints taken
-        # from real motions are within reach, and the exports then show exactly these joints.
-        _, rigged = fit_rig(joints[i, :n].cpu().numpy())
-        corrected, report = meet_hints(rigged, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
-        joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
-        recomputed = joints_to_features(torch.as_tensor(corrected), retarget=False).to(features.dtype)
-        features[i, : n - 1] = recomputed.to(features.device)
-        features[i, n - 1] = recomputed[-1].to(features.device)
-        reports.append(dataclasses.asdict(report))
-    return features, joints, reports
-
-
 def _refinement_helps(hint_mask: torch.Tensor) -> bool:
     """The projection round is for pelvis paths: it needs a hinted pelvis to anchor the redrawn
     body (head / wrist hints alone ended 3-24 cm short, beyond the spine's or arm's reach), and no
     foot hints (the redrawn legs put a hinted foot 7.5 cm beyond a hinted pelvis's reach)."""
-    return bool(hint_mask[..., 0].any()) and not bool(hint_mask[..., [10, 11]].any())
+    from .control.exact import LEGS, PELVIS
+
+    return bool(hint_mask[..., PELVIS].any()) and not bool(hint_mask[..., list(LEGS)].any())
 
 
 def _place_like(joints: torch.Tensor, placed: torch.Tensor, hint_mask: torch.Tensor, frames: list[int]) -> torch.Tensor:

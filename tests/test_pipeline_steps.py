@@ -31,8 +31,8 @@ def test_saved_checkpoints_carry_their_scheduler_and_old_folders_still_load(tmp_
     old = load_checkpoint(_copy_without_scheduler(SHIPPED / name, tmp_path / "old"))
     # a folder saved before schedulers were components gets the one implied by its config
     assert type(build_scheduler(old)).__name__ == expected
-    out = save_checkpoint(tmp_path / "new", ckpt.kind, {k: v for k, v in ckpt.config.items() if k not in ("format_version", "kind")},
-                          {}, ckpt.mean, ckpt.std)
+    config = {k: v for k, v in ckpt.config.items() if k not in ("format_version", "kind")}
+    out = save_checkpoint(tmp_path / "new", ckpt.kind, config, {}, ckpt.mean, ckpt.std)
     saved = json.loads((out / SCHEDULER_DIR / SCHEDULER_FILE).read_text())
     assert saved["_class_name"] == expected
     assert saved["num_train_timesteps"] == 1000 and saved["beta_schedule"] == "scaled_linear"
@@ -78,13 +78,13 @@ def test_a_teacher_encodes_the_empty_text_for_cfg_only_when_guided():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"guidance": 25.0}, "guidance must be a number from 0 to 20"),
-    ({"guidance": float("nan")}, "guidance must be a number"),
+    ({"guidance": 25.0}, "guidance must be between 0 and 20"),
+    ({"guidance": float("nan")}, "guidance must be a finite number"),
     ({"num_steps": 1001}, "steps must be between 1 and 1000"),
     ({"lengths": 300}, "outside 16-196"),
     ({"seed": [1, 2, 3]}, "1 prompts but 3 seeds"),
     ({"latent_tuning_steps": 5}, "latent tuning needs control hints"),
-    ({"latent_tuning_steps": 401, "control": {"joint": "pelvis"}}, "latent tuning steps must be from 0 to 400"),
+    ({"latent_tuning_steps": 401, "control": {"joint": "pelvis"}}, "tuning steps must be a whole number from 0 to 400"),
     ({"texts": ["  "]}, "empty prompt"),
 ])
 def test_check_inputs_is_the_one_validation_before_any_model_runs(student, kwargs, message):

@@ -173,7 +173,7 @@ def _shortfall(target: np.ndarray, root: np.ndarray, reach: np.ndarray, short: n
     return np.where(short[:, None], gap * (1 - 0.999 * reach[:, None] / np.maximum(dist, _EPS)), 0.0)
 
 
-def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, shift: np.ndarray, side: int,
+def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, side: int,
              keep_within: float = 0.10) -> None:
     """Plant foot ``side`` (weight ``planted`` (T,)) again after the body moved, still for each contact.
 
@@ -312,7 +312,7 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
         joints += shift[:, None]
         other = 1 - side
         if planted is not None and not mask[:, 10 + other].any():
-            _replant(joints, original, planted[:, other], shift, other)
+            _replant(joints, original, planted[:, other], other)
         ankle_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
         _place_leg(joints, frames, side, ankle_target[frames])
 
@@ -373,7 +373,7 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
             heading_warp(joints, original[:, PELVIS], joints[:, PELVIS])
         for side in (0, 1) if planted is not None else ():
             if not mask[:, 10 + side].any():  # a foot hint decides where that foot goes
-                _replant(joints, original, planted[:, side], shift, side)
+                _replant(joints, original, planted[:, side], side)
 
     # Order: what moves more of the body first (pelvis, then a foot's body shift, then the spine for
     # the head, then an arm's lean), each step leaving the hints already met in place.

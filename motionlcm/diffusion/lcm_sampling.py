@@ -28,7 +28,8 @@ def lcm_timesteps(scheduler, num_steps: int, timesteps: list[int] | None = None,
 
 def lcm_generate(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], alphas_cumprod: torch.Tensor,
                  timesteps: Sequence[int], latent: torch.Tensor, renoise: Sequence[torch.Tensor] = (),
-                 sigma_data: float = 0.5, timestep_scaling: float = 10.0) -> torch.Tensor:
+                 sigma_data: float = 0.5, timestep_scaling: float = 10.0,
+                 progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """The few-step consistency loop (diffusers' LCMScheduler.step, written out so the graph is kept).
 
     ``eps_fn(x_t, t (B,))`` is the student's epsilon (guidance and conditions bound in). Between
@@ -47,6 +48,8 @@ def lcm_generate(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], a
         if i + 1 < len(timesteps):
             a_next = alphas[timesteps[i + 1]].to(latent.dtype)
             x = a_next.sqrt() * denoised + (1 - a_next).sqrt() * renoise[i].to(latent)
+        if progress is not None:
+            progress(i + 1, len(timesteps))
     return denoised
 
 
@@ -83,14 +86,5 @@ def lcm_sample(
     steps = [int(t) for t in lcm_timesteps(scheduler, num_steps, timesteps)]
     w = torch.full((latent.shape[0],), float(guidance) - 1.0, device=device, dtype=cond.dtype)
     renoise = [draw_noise(latent.shape, generator).to(latent) for _ in steps[1:]]
-    done = [0]
-
-    def student(x, t):
-        out = eps_fn(x, t, cond, w)
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(steps))
-        return out
-
-    return lcm_generate(student, scheduler.alphas_cumprod, steps, latent, renoise,
-                        timestep_scaling=float(scheduler.config.timestep_scaling))
+    return lcm_generate(lambda x, t: eps_fn(x, t, cond, w), scheduler.alphas_cumprod, steps, latent, renoise,
+                        timestep_scaling=float(scheduler.config.timestep_scaling), progress=progress)

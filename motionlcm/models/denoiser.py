@@ -79,21 +79,14 @@ class DenoiserConfig(LatentTransformerConfig):
         """The ``denoiser`` section of a model config (``"v2"``: configs/model/humanml3d_v2.yaml,
         ``"v1"``: humanml3d_v1.yaml, ``"embedded"``: embedded_transformer.yaml), with the latent
         shape of its ``vae`` section and the pooled width of its ``text_encoder``."""
-        from ..configs import model_preset
+        from ..configs import model_config, model_preset
         from .text_encoder import pooled_dim
 
-        values = {**model_preset(name, "denoiser"), "latent_shape": tuple(model_preset(name, "vae")["latent_shape"]),
-                  "text_dim": pooled_dim(_model_text_encoder(name))}
+        config = model_config(name)
+        values = {**model_preset(name, "denoiser", config),
+                  "latent_shape": tuple(model_preset(name, "vae", config)["latent_shape"]),
+                  "text_dim": pooled_dim(str(config.get("text_encoder")))}
         return config_from_mapping(cls, {**values, **overrides})
-
-
-def _model_text_encoder(name: str) -> str:
-    import yaml
-
-    from ..configs import MODEL_PRESETS, config_dir
-
-    path = config_dir() / "model" / f"{MODEL_PRESETS[name]}.yaml"
-    return str((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("text_encoder"))
 
 
 TEXT_CONDITIONING = ("pooled", "tokens")
