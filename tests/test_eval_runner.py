@@ -327,6 +327,9 @@ def test_control_rows_through_the_runner(trained, evaluator_dir):
     with pytest.raises(MotionLCMError, match="unknown key"):
         evaluate_text_to_motion([{**spec, "control": {"joint": "pelvis"}}], trained["dataset"], evaluator_dir,
                                 split=SPLIT, quick=True, progress=False, device="cpu")
+    with pytest.raises(MotionLCMError, match=r"refine must be true or false, got \['maybe'\]"):
+        evaluate_text_to_motion([{**spec, "refine": "maybe"}], trained["dataset"], evaluator_dir,
+                                split=SPLIT, quick=True, progress=False, device="cpu")
 
 
 def test_aits_counts_latent_tuning_but_not_joint_recovery():

@@ -119,12 +119,18 @@ def test_clear_errors(trained, tmp_path, capsys):
         (["generate", "  ", "--ckpt", str(trained["mld"])], "describe a motion"),
         (["train", "stage=lcm", *common(trained["dataset"], tmp_path / "z")], "needs a trained teacher"),
         (["train", "stage=lcm", f"teacher={trained['vae']}", *common(trained["dataset"], tmp_path / "w")], "is a 'vae' checkpoint"),
+        (["train", "stage=mld", f"vae={trained['vae']}", f"init={tmp_path / 'none'}", *common(trained["dataset"], tmp_path / "i")],
+         f"init={tmp_path / 'none'}: checkpoint folder not found"),
+        (["train", "stage=mld", f"vae={trained['vae']}", f"init={trained['vae']}", *common(trained["dataset"], tmp_path / "j")],
+         "is a 'vae' checkpoint; this needs 'mld'"),
+        (["train", "stage=vae", f"init={trained['mld']}", *common(trained["dataset"], tmp_path / "k")],
+         "init= is supported by the mld stage"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
-    for failed in ("x", "y", "z", "w"):  # a train that fails on its config leaves nothing behind
+    for failed in ("x", "y", "z", "w", "i", "j", "k"):  # a train that fails on its config leaves nothing behind
         assert not (tmp_path / failed).exists(), failed
 
 

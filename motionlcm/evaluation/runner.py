@@ -521,6 +521,9 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             unknown = sorted(set(spec) - set(METHOD_KEYS))
             if unknown:
                 raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use {', '.join(METHOD_KEYS)}")
+            flags = {key: spec[key] for key in ("exact", "refine") if key in spec and not isinstance(spec[key], bool)}
+            if flags:
+                raise MotionLCMError(f"method {spec}: {', '.join(flags)} must be true or false, got {list(flags.values())}")
             if "vae" in spec:
                 resolved.extend(reconstructed(spec))
             else:

@@ -276,7 +276,10 @@ class MLDStage(_GeneratorStage):
 
     def load_initial_weights(self, path: str) -> None:
         """Start from an exported teacher's denoiser (fine-tuning / a longer schedule); same VAE required."""
-        ckpt = load_checkpoint(path, expected_kinds=("mld",))
+        try:
+            ckpt = load_checkpoint(path, expected_kinds=("mld",))
+        except MotionLCMError as exc:
+            raise MotionLCMError(f"init={path}: {exc}") from None
         _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
         vae_state = ckpt.sub_state("vae")
         own = self.vae.state_dict()
