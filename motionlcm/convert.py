@@ -365,7 +365,7 @@ def _check_version(ref: _Reference, version: str) -> None:
 
 
 def _build_modules(configs: dict[str, dict[str, Any]]) -> dict[str, torch.nn.Module]:
-    from .models.controlnet import ControlNetConfig, MotionControlNet, TrajectoryEncoder, TrajectoryEncoderConfig
+    from .models.controlnet import ControlNetConfig, MotionControlNet, build_trajectory_encoder, trajectory_encoder_config
     from .models.denoiser import DenoiserConfig, LatentDenoiser
     from .models.vae import MotionVAE, VAEConfig
 
@@ -374,7 +374,7 @@ def _build_modules(configs: dict[str, dict[str, Any]]) -> dict[str, torch.nn.Mod
     if "controlnet" in configs:
         modules["controlnet"] = MotionControlNet(DenoiserConfig.from_dict(configs["denoiser"]),
                                                  ControlNetConfig.from_dict(configs["controlnet"]))
-        modules["traj_encoder"] = TrajectoryEncoder(TrajectoryEncoderConfig.from_dict(configs["traj_encoder"]))
+        modules["traj_encoder"] = build_trajectory_encoder(trajectory_encoder_config(configs["traj_encoder"]))
     return modules
 
 

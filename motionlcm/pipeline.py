@@ -270,13 +270,16 @@ class MotionPipeline:
 
         return draw_noise((batch, *self.denoiser.config.latent_shape), generator)
 
-    def prepare_control(self, hints: np.ndarray | None, hint_mask: np.ndarray | None):
-        """(hints, mask, ControlNet tokens) on the device; all None without hints, tokens None without a ControlNet."""
+    def prepare_control(self, hints: np.ndarray | None, hint_mask: np.ndarray | None,
+                        lengths: Sequence[int] | None = None):
+        """(hints, mask, ControlNet tokens) on the device; all None without hints, tokens None without a
+        ControlNet. ``lengths``: the motions' frame counts (default: the hints' frame count)."""
         if hints is None:
             return None, None, None
         hints_t = torch.as_tensor(hints, device=self.device)
         mask_t = torch.as_tensor(hint_mask, device=self.device)
-        tokens = self.traj_encoder.encode_hints(hints_t, mask_t) if self.controlnet is not None else None
+        lengths_t = None if lengths is None else torch.as_tensor(list(lengths), device=self.device)
+        tokens = self.traj_encoder.encode_hints(hints_t, mask_t, lengths_t) if self.controlnet is not None else None
         return hints_t, mask_t, tokens
 
     def predict_noise(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
@@ -430,7 +433,7 @@ class MotionPipeline:
         latents = self.prepare_latents(len(inputs.texts), generator)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
-        hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask)
+        hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask, frames)
         tuning = None
         if inputs.latent_tuning_steps > 0:
             latent, tuning = self.tune_latents(latents, prompt, steps, scale, generator, mask, hints, hint_mask, tokens,

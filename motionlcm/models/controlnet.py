@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from ..errors import MotionLCMError
 from .denoiser import DenoiserConfig, LatentDenoiser
-from .layers import (TRANSFORMER_KEYS, LatentTransformerConfig, SkipTransformerEncoder, build_positional_embedding,
+from .layers import (TRANSFORMER_KEYS, LatentConfig, LatentTransformerConfig, SkipTransformerEncoder, build_positional_embedding,
                      config_from_mapping, make_activation, zero_init_)
 
 NUM_JOINTS = 22
@@ -52,7 +52,31 @@ class TrajectoryEncoderConfig(LatentTransformerConfig):
         return config_from_mapping(cls, {**base, **overrides})
 
 
-class TrajectoryEncoder(nn.Module):
+class _HintEncoder(nn.Module):
+    """What every trajectory encoder shares: the per-joint position mean/std (``Mean_raw``/``Std_raw``)
+    as buffers, so an exported checkpoint carries the exact normalisation its ControlNet was trained with."""
+
+    def _register_hint_statistics(self, num_joints: int) -> None:
+        self.register_buffer("hint_mean", torch.zeros(num_joints, 3))
+        self.register_buffer("hint_std", torch.ones(num_joints, 3))
+
+    def set_hint_statistics(self, mean, std) -> None:
+        """Store the per-joint position mean/std (22, 3) (``Mean_raw.npy``/``Std_raw.npy``)."""
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(self.config.num_joints, 3)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(self.config.num_joints, 3)
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all()) or (std <= 0).any():
+            raise MotionLCMError("joint statistics must be finite with positive std")
+        self.hint_mean.copy_(mean)
+        self.hint_std.copy_(std)
+
+    def normalize_hints(self, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Hints in metres (B, T, J, 3) and mask (B, T, J) -> encoder input (B, T, J*3), zero where uncontrolled."""
+        from ..control.hints import normalize_hints
+
+        return normalize_hints(hints, mask, self.hint_mean, self.hint_std)
+
+
+class TrajectoryEncoder(_HintEncoder):
     """Per-frame joint hints -> latent-shaped control tokens (B, L, D).
 
     ``L`` learnable global tokens are prepended to the embedded frames (as the VAE encoder's
@@ -75,23 +99,7 @@ class TrajectoryEncoder(nn.Module):
             dropout=config.dropout, activation=config.activation, norm_first=config.norm_first,
             final_norm=config.final_norm, norm_eps=config.norm_eps)
         self.latent_out = nn.Linear(config.width, latent_dim) if config.projects_latent else nn.Identity()
-        self.register_buffer("hint_mean", torch.zeros(config.num_joints, 3))
-        self.register_buffer("hint_std", torch.ones(config.num_joints, 3))
-
-    def set_hint_statistics(self, mean, std) -> None:
-        """Store the per-joint position mean/std (22, 3) (``Mean_raw.npy``/``Std_raw.npy``)."""
-        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(self.config.num_joints, 3)
-        std = torch.as_tensor(std, dtype=torch.float32).reshape(self.config.num_joints, 3)
-        if not (torch.isfinite(mean).all() and torch.isfinite(std).all()) or (std <= 0).any():
-            raise MotionLCMError("joint statistics must be finite with positive std")
-        self.hint_mean.copy_(mean)
-        self.hint_std.copy_(std)
-
-    def normalize_hints(self, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Hints in metres (B, T, J, 3) and mask (B, T, J) -> encoder input (B, T, J*3), zero where uncontrolled."""
-        from ..control.hints import normalize_hints
-
-        return normalize_hints(hints, mask, self.hint_mean, self.hint_std)
+        self._register_hint_statistics(config.num_joints)
 
     def forward(self, hints: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """hints (B, T, J*3) normalised, frame_mask (B, T) True on frames with a hint -> tokens (B, L, D)."""
@@ -109,9 +117,135 @@ class TrajectoryEncoder(nn.Module):
         encoded = self.encoder(self.positions(sequence), key_padding_mask=ignore)[:, :tokens]
         return self.latent_out(encoded)
 
-    def encode_hints(self, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Hints in metres (B, T, J, 3) + mask (B, T, J) -> control tokens (B, L, D)."""
+    def encode_hints(self, hints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Hints in metres (B, T, J, 3) + mask (B, T, J) -> control tokens (B, L, D).
+
+        ``lengths`` (the motions' frame counts) is not needed here: the global tokens attend to the
+        hinted frames wherever they are; it is accepted for :class:`ConvTrajectoryEncoder`'s interface.
+        """
         return self(self.normalize_hints(hints, mask), mask.bool().any(-1))
+
+
+@dataclass(frozen=True)
+class ConvTrajectoryEncoderConfig(LatentConfig):
+    """Hyper-parameters of :class:`ConvTrajectoryEncoder` (``architecture: conv``; not in the papers)."""
+
+    architecture: str = "conv"
+    num_joints: int = NUM_JOINTS
+    num_blocks: int = 4
+    kernel_size: int = 3
+    dilations: tuple[int, ...] = (1, 3, 9)
+    activation: str = "gelu"
+    max_frames: int = 200
+
+    KEY_ORDER = ("architecture", "latent_shape", "num_joints", "width", "num_blocks", "kernel_size", "dilations",
+                 "activation", "max_frames")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.architecture != "conv":
+            raise MotionLCMError(f"ConvTrajectoryEncoderConfig.architecture must be 'conv', got {self.architecture!r}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise MotionLCMError(f"trajectory encoder kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.num_blocks < 1 or not self.dilations or min(self.dilations) < 1:
+            raise MotionLCMError("trajectory encoder num_blocks and every dilation must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = super().to_dict()
+        values["dilations"] = list(values["dilations"])
+        return values
+
+
+class ConvTrajectoryEncoder(_HintEncoder):
+    """Time-aligned trajectory encoder for the time-aligned (``architecture: conv``) VAE: control token
+    ``j`` summarises the hints of the ``j``-th ``1/L`` of the clip, the frames latent token ``j`` stands for.
+
+    Why (measured, model card): the paper's encoder must learn from a position table where in the
+    clip each hint lies, as the transformer VAE had to; in CPU budgets its ControlNet hardly moved
+    the motion. Here time is given by construction, as in :class:`~motionlcm.models.conv_vae.ConvMotionVAE`:
+
+    per frame ``[normalised hints (J*3) | hint velocity (J*3, m/s) | hint mask (J)]`` -> convolution
+    -> dilated residual blocks (padded frames zeroed) -> average over each of the ``L`` segments of
+    the motion's valid frames -> linear to the latent width. The velocity channels are the centred
+    difference of a joint's hints where both neighbours are hinted (zero elsewhere), computed by
+    hand because the latent stores root *velocities* and a 1-frame difference of metre-scale
+    normalised positions is too small for the first convolution to find quickly.
+    """
+
+    def __init__(self, config: ConvTrajectoryEncoderConfig | None = None) -> None:
+        super().__init__()
+        from .conv_vae import DilatedConvStack
+
+        self.config = config = config or ConvTrajectoryEncoderConfig()
+        channels = config.num_joints * 7
+        self.input = nn.Conv1d(channels, config.width, config.kernel_size, padding=config.kernel_size // 2)
+        self.blocks = DilatedConvStack.from_config(config)
+        self.latent_out = nn.Linear(config.width, config.latent_dim)
+        self._register_hint_statistics(config.num_joints)
+
+    def frame_inputs(self, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Hints in metres (B, T, J, 3) + mask (B, T, J) -> per-frame channels (B, T, 7 J)."""
+        from ..motion import FPS
+
+        mask = mask.bool()
+        held = torch.where(mask[..., None], hints, torch.zeros_like(hints))
+        both = torch.zeros_like(mask)
+        both[:, 1:-1] = mask[:, :-2] & mask[:, 2:]
+        velocity = torch.zeros_like(held)
+        velocity[:, 1:-1] = (held[:, 2:] - held[:, :-2]) * (FPS / 2.0)
+        velocity = torch.where(both[..., None], velocity, torch.zeros_like(velocity))
+        return torch.cat([self.normalize_hints(hints, mask), velocity.flatten(-2), mask.to(hints.dtype)], dim=-1)
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-frame channels (B, T, 7 J) from :meth:`frame_inputs`, lengths (B,) -> tokens (B, L, D)."""
+        from .conv_vae import segment_pooling_matrix
+
+        cfg = self.config
+        if inputs.ndim != 3 or inputs.shape[-1] != cfg.num_joints * 7 or lengths.shape != inputs.shape[:1]:
+            raise MotionLCMError(f"trajectory inputs must be (batch, frames, {cfg.num_joints * 7}) with (batch,) lengths, "
+                                 f"got {tuple(inputs.shape)} and {tuple(lengths.shape)}")
+        frames = inputs.shape[1]
+        if frames > cfg.max_frames:
+            raise MotionLCMError(f"{frames} frames exceed the trajectory encoder's {cfg.max_frames}")
+        lengths = lengths.to(inputs.device).long()
+        if bool((lengths < 1).any()) or bool((lengths > frames).any()):
+            raise MotionLCMError(f"motion lengths must be within 1..{frames}, got {lengths.tolist()}")
+        keep = (torch.arange(frames, device=inputs.device)[None] < lengths[:, None]).to(inputs.dtype)[:, None]
+        x = self.input(inputs.transpose(1, 2) * keep) * keep
+        x = self.blocks(x, keep)  # (B, C, T)
+        pool = segment_pooling_matrix(lengths, frames, cfg.num_latent_tokens).to(x.dtype)
+        return self.latent_out(torch.bmm(pool, x.transpose(1, 2)))
+
+    def encode_hints(self, hints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Hints in metres (B, T, J, 3) + mask (B, T, J) (+ the motions' frame counts, default T) -> tokens (B, L, D)."""
+        if lengths is None:
+            lengths = torch.full((hints.shape[0],), hints.shape[1], dtype=torch.long, device=hints.device)
+        lengths = torch.as_tensor(lengths, device=hints.device)
+        valid = torch.arange(hints.shape[1], device=hints.device)[None] < lengths[:, None]
+        return self(self.frame_inputs(hints, mask.bool() & valid[..., None]), lengths)  # no hint past a motion's end
+
+
+TRAJECTORY_ARCHITECTURES = ("transformer", "conv")
+
+
+def trajectory_encoder_config(values: Mapping[str, Any] | None, denoiser: DenoiserConfig | None = None):
+    """The trajectory encoder config a mapping describes: ``architecture: conv`` ->
+    :class:`ConvTrajectoryEncoderConfig`, otherwise (no key, or ``transformer``) the paper's
+    :class:`TrajectoryEncoderConfig`. With ``denoiser``, unset sizes follow it (training)."""
+    values = dict(values or {})
+    architecture = values.pop("architecture", "transformer")
+    if architecture not in TRAJECTORY_ARCHITECTURES:
+        raise MotionLCMError(f"unknown trajectory encoder architecture {architecture!r}; use transformer or conv")
+    if architecture == "conv":
+        base = {} if denoiser is None else {"latent_shape": tuple(denoiser.latent_shape), "width": denoiser.width}
+        return config_from_mapping(ConvTrajectoryEncoderConfig, {**base, **values})
+    if denoiser is not None:
+        return TrajectoryEncoderConfig.like_denoiser(denoiser, **values)
+    return TrajectoryEncoderConfig.from_dict(values)
+
+
+def build_trajectory_encoder(config) -> "TrajectoryEncoder | ConvTrajectoryEncoder":
+    return ConvTrajectoryEncoder(config) if isinstance(config, ConvTrajectoryEncoderConfig) else TrajectoryEncoder(config)
 
 
 @dataclass(frozen=True)
@@ -181,17 +315,18 @@ def controlled_eps(denoiser: LatentDenoiser, controlnet: MotionControlNet | None
     return denoiser(latent, timestep, text_emb, guidance, controlnet_residuals=residuals)
 
 
-def build_control_modules(ckpt) -> tuple[MotionControlNet, TrajectoryEncoder]:
+def build_control_modules(ckpt) -> tuple[MotionControlNet, "TrajectoryEncoder | ConvTrajectoryEncoder"]:
     """The ControlNet and trajectory encoder of an exported ``control`` checkpoint, in eval mode."""
     from ..checkpoint import load_state
 
     controlnet = MotionControlNet(DenoiserConfig.from_dict(ckpt.config["denoiser"]),
                                   ControlNetConfig.from_dict(ckpt.config.get("controlnet")))
     load_state(controlnet, ckpt.sub_state("controlnet"), str(ckpt.path))
-    encoder = TrajectoryEncoder(TrajectoryEncoderConfig.from_dict(ckpt.config["traj_encoder"]))
+    encoder = build_trajectory_encoder(trajectory_encoder_config(ckpt.config["traj_encoder"]))
     load_state(encoder, ckpt.sub_state("traj_encoder"), str(ckpt.path))
     return controlnet.eval(), encoder.eval()
 
 
-__all__ = ["TrajectoryEncoderConfig", "TrajectoryEncoder", "ControlNetConfig", "MotionControlNet", "controlled_eps",
+__all__ = ["TrajectoryEncoderConfig", "TrajectoryEncoder", "ConvTrajectoryEncoderConfig", "ConvTrajectoryEncoder",
+           "trajectory_encoder_config", "build_trajectory_encoder", "ControlNetConfig", "MotionControlNet", "controlled_eps",
            "build_control_modules"]

@@ -75,11 +75,18 @@ class _ResidualBlock(nn.Module):
         return x + self.conv2(self.act2(self.conv1(self.act1(x))))
 
 
-class _ConvStack(nn.Module):
-    def __init__(self, config: ConvVAEConfig):
+class DilatedConvStack(nn.Module):
+    """``num_blocks`` residual blocks over frames, dilations cycled; padded frames re-zeroed after each."""
+
+    def __init__(self, width: int, num_blocks: int, kernel_size: int, dilations: tuple[int, ...], activation: str):
         super().__init__()
-        dilations = [config.dilations[i % len(config.dilations)] for i in range(config.num_blocks)]
-        self.blocks = nn.ModuleList(_ResidualBlock(config.width, config.kernel_size, d, config.activation) for d in dilations)
+        cycle = [dilations[i % len(dilations)] for i in range(num_blocks)]
+        self.blocks = nn.ModuleList(_ResidualBlock(width, kernel_size, d, activation) for d in cycle)
+
+    @classmethod
+    def from_config(cls, config) -> "DilatedConvStack":
+        """From any config with ``width``, ``num_blocks``, ``kernel_size``, ``dilations``, ``activation``."""
+        return cls(config.width, config.num_blocks, config.kernel_size, tuple(config.dilations), config.activation)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """x (B, C, T), keep (B, 1, T) float mask."""
@@ -130,10 +137,10 @@ class ConvMotionVAE(LatentMotionVAE):
         _, latent_dim = config.latent_shape
         width, kernel = config.width, config.kernel_size
         self.encoder_input = nn.Conv1d(config.feature_dim, width, kernel, padding=kernel // 2)
-        self.encoder = _ConvStack(config)
+        self.encoder = DilatedConvStack.from_config(config)
         self.encoder_output = nn.Linear(width, 2 * latent_dim)  # mu, logvar
         self.decoder_input = nn.Linear(latent_dim, width)
-        self.decoder = _ConvStack(config)
+        self.decoder = DilatedConvStack.from_config(config)
         self.decoder_output = nn.Conv1d(width, config.feature_dim, kernel, padding=kernel // 2)
 
     @classmethod
@@ -169,7 +176,7 @@ class ConvMotionVAE(LatentMotionVAE):
         return out.masked_fill(~mask[..., None], 0.0)
 
 
-__all__ = ["ConvVAEConfig", "ConvMotionVAE", "segment_pooling_matrix", "token_interpolation_matrix"]
+__all__ = ["ConvVAEConfig", "ConvMotionVAE", "DilatedConvStack", "segment_pooling_matrix", "token_interpolation_matrix"]
 
 
 def motion_vae_from_config(config: Mapping[str, Any]) -> nn.Module:

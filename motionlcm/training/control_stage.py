@@ -30,8 +30,8 @@ import torch.nn.functional as F
 
 from ..control.hints import batch_hint_masks, hints_from_joints, load_joint_stats, parse_density, parse_joint_set
 from ..errors import MotionLCMError
-from ..models.controlnet import (ControlNetConfig, MotionControlNet, TrajectoryEncoder, TrajectoryEncoderConfig,
-                                 controlled_eps)
+from ..models.controlnet import (ControlNetConfig, ConvTrajectoryEncoder, MotionControlNet, TrajectoryEncoder,
+                                 build_trajectory_encoder, controlled_eps, trajectory_encoder_config)
 from ..motion.features import features_to_joints
 from ..checkpoint import build_denoiser, build_vae, load_checkpoint
 from ..models.denoiser import select_text_condition
@@ -91,7 +91,7 @@ class ControlStage(_Stage):
         parse_density(self.control["eval_density"])
         self.vae = build_vae(ckpt).requires_grad_(False)
         self.denoiser = build_denoiser(ckpt).requires_grad_(False)
-        encoder = TrajectoryEncoder(TrajectoryEncoderConfig.like_denoiser(self.denoiser.config, **dict(traj_encoder or {})))
+        encoder = build_trajectory_encoder(trajectory_encoder_config(traj_encoder, self.denoiser.config))
         encoder.set_hint_statistics(joint_mean, joint_std)
         # One module holds everything trained (optimiser, EMA and export read it).
         self.trainable = nn.ModuleDict({
@@ -135,7 +135,7 @@ class ControlStage(_Stage):
         return self.trainable["controlnet"]
 
     @property
-    def traj_encoder(self) -> TrajectoryEncoder:
+    def traj_encoder(self) -> TrajectoryEncoder | ConvTrajectoryEncoder:
         return self.trainable["traj_encoder"]
 
     def trained_network(self) -> torch.nn.Module:
@@ -214,7 +214,7 @@ class ControlStage(_Stage):
         steps, w = self._noise_level(len(z0), generator)
         noise = torch.randn(z0.shape, generator=generator).to(z0) if generator is not None else torch.randn_like(z0)
         noisy = self.noise_scheduler.add_noise(z0, noise, steps)
-        tokens = network["traj_encoder"].encode_hints(hints, hint_mask)
+        tokens = network["traj_encoder"].encode_hints(hints, hint_mask, batch["lengths"])
         eps = controlled_eps(self.denoiser, network["controlnet"], noisy, steps, cond, tokens, w)
         x0 = predict_x0(eps, noisy, self.alphas_cumprod[steps])
         diffusion = F.mse_loss(x0, z0) if self.base_kind == "lcm" else F.mse_loss(eps, noise)
@@ -257,7 +257,7 @@ class ControlStage(_Stage):
         network = self.export_network() if network is None else network
         _, hints, hint_mask = self.make_hints(batch, self.control["eval_density"], one_joint=False, generator=generator)
         cond = self._conditions(list(batch["text"]), self.device)
-        tokens = network["traj_encoder"].encode_hints(hints, hint_mask)
+        tokens = network["traj_encoder"].encode_hints(hints, hint_mask, batch["lengths"])
         w = torch.full((len(cond),), lcm_default_guidance(1) - 1.0, device=self.device)
         noise = torch.randn((len(cond), *self.denoiser.config.latent_shape), generator=generator).to(self.device)
         latent = lcm_generate(lambda x, t: controlled_eps(self.denoiser, network["controlnet"], x, t, cond, tokens, w),
