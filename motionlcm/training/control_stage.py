@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..control.hints import batch_hint_masks, hints_from_joints, load_joint_stats, parse_density, parse_joint_set
 from ..errors import MotionLCMError
+from ..diffusion.schedule import LCM_TIMESTEPS
 from ..models.controlnet import (ControlNetConfig, ConvTrajectoryEncoder, MotionControlNet, TrajectoryEncoder,
                                  build_trajectory_encoder, controlled_eps, trajectory_encoder_config)
 from ..motion.features import features_to_joints
@@ -61,6 +62,11 @@ def control_loss(joints: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor, 
     return (per_sample[has_hints] / counted[has_hints]).mean()
 
 
+# Training timesteps for lcm bases: grid = the student's skipping grid (V2), uniform = [0, 1000) (V1),
+# sampler = only those the 1/2/4-step sampler visits (LCM_TIMESTEPS): the ControlNet never runs elsewhere.
+CONTROL_TIMESTEPS = ("grid", "uniform", "sampler")
+
+
 class ControlStage(_Stage):
     """Trains a Motion ControlNet + trajectory encoder on top of a frozen ``lcm`` or ``mld`` export."""
 
@@ -80,8 +86,9 @@ class ControlStage(_Stage):
         _check_same_normalisation(ckpt, mean, std)
         self.base_path, self.base_kind, self.base_config = str(base_path), ckpt.kind, ckpt.config
         self.control = checked_section(control, CONTROL_KEYS, "control")
-        if self.control["timesteps"] not in ("grid", "uniform"):
-            raise MotionLCMError(f"stage.control.timesteps must be grid or uniform, got {self.control['timesteps']!r}")
+        if self.control["timesteps"] not in CONTROL_TIMESTEPS:
+            raise MotionLCMError(f"stage.control.timesteps must be one of {', '.join(CONTROL_TIMESTEPS)}, "
+                                 f"got {self.control['timesteps']!r}")
         self.loss_cfg = checked_section(loss, LOSS_KEYS, "control loss")
         samples = self.loss_cfg["control_samples"]
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
@@ -106,7 +113,10 @@ class ControlStage(_Stage):
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
         self.lcm = dict(ckpt.config.get("lcm") or {})
         if self.base_kind == "lcm":
-            grid = skipping_timesteps(self.schedule.num_train_timesteps, int(self._base_lcm("num_ddim_timesteps")))
+            if self.control["timesteps"] == "sampler":
+                grid = torch.tensor(sorted({t for steps in LCM_TIMESTEPS.values() for t in steps}))
+            else:
+                grid = skipping_timesteps(self.schedule.num_train_timesteps, int(self._base_lcm("num_ddim_timesteps")))
             self.register_buffer("grid", grid, persistent=False)
         self.sampling = dict(sampling or ckpt.config.get("sampling") or {})
         self._setup_ema()
