@@ -193,3 +193,30 @@ def test_control_samples_limits_the_decoded_rows(setup):
     assert not torch.equal(reference["control"], sampled["control"])
     with pytest.raises(MotionLCMError, match="control_samples must be a positive integer"):
         fresh_stage(setup, control_samples=0)
+
+
+def test_sampler_timesteps_train_only_where_the_few_step_sampler_runs(setup):
+    from motionlcm.diffusion import LCM_TIMESTEPS
+
+    stage = fresh_stage(setup, control={"timesteps": "sampler"})
+    steps, w = stage._noise_level(512, torch.Generator().manual_seed(0))
+    assert set(steps.tolist()) == {t for ts in LCM_TIMESTEPS.values() for t in ts} == {299, 399, 699, 799}
+    assert w is not None and len(w) == 512
+    grid_steps, _ = fresh_stage(setup)._noise_level(512, torch.Generator().manual_seed(0))
+    assert len(set(grid_steps.tolist())) > 4  # the default grid spans the skipping grid
+    with pytest.raises(MotionLCMError, match="grid, uniform, sampler"):
+        fresh_stage(setup, control={"timesteps": "late"})
+
+
+def test_a_conv_trajectory_encoder_trains_through_the_config_path(setup, tmp_path):
+    from motionlcm.checkpoint import load_checkpoint
+    from motionlcm.models.controlnet import ConvTrajectoryEncoder, build_control_modules
+    from motionlcm.training.run import compose_config, train
+
+    overrides = ["stage=control", f"base={setup['lcm']}", *common(setup["dataset"], tmp_path / "run", 2),
+                 "+stage.traj_encoder.architecture=conv", "+stage.traj_encoder.num_blocks=2"]
+    export = train(compose_config(overrides))
+    ckpt = load_checkpoint(export)
+    assert ckpt.config["traj_encoder"]["architecture"] == "conv" and ckpt.config["traj_encoder"]["num_blocks"] == 2
+    _, encoder = build_control_modules(ckpt)
+    assert isinstance(encoder, ConvTrajectoryEncoder)
