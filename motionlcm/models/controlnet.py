@@ -142,18 +142,13 @@ class ConvTrajectoryEncoderConfig(LatentConfig):
                  "activation", "max_frames")
 
     def __post_init__(self) -> None:
+        from .conv_vae import check_conv_options
+
         super().__post_init__()
-        if self.architecture != "conv":
-            raise MotionLCMError(f"ConvTrajectoryEncoderConfig.architecture must be 'conv', got {self.architecture!r}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise MotionLCMError(f"trajectory encoder kernel_size must be odd and positive, got {self.kernel_size}")
-        if self.num_blocks < 1 or not self.dilations or min(self.dilations) < 1:
-            raise MotionLCMError("trajectory encoder num_blocks and every dilation must be >= 1")
+        check_conv_options(self, "trajectory encoder")
 
     def to_dict(self) -> dict[str, Any]:
-        values = super().to_dict()
-        values["dilations"] = list(values["dilations"])
-        return values
+        return {**super().to_dict(), "dilations": list(self.dilations)}
 
 
 class ConvTrajectoryEncoder(_HintEncoder):

@@ -49,17 +49,21 @@ class ConvVAEConfig(LatentConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.architecture != "conv":
-            raise MotionLCMError(f"ConvVAEConfig.architecture must be 'conv', got {self.architecture!r}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise MotionLCMError(f"kernel_size must be odd and positive, got {self.kernel_size}")
-        if self.num_blocks < 1 or not self.dilations or min(self.dilations) < 1:
-            raise MotionLCMError("num_blocks and every dilation must be >= 1")
+        check_conv_options(self)
 
     def to_dict(self) -> dict[str, Any]:
-        values = super().to_dict()
-        values["dilations"] = list(values["dilations"])
-        return values
+        return {**super().to_dict(), "dilations": list(self.dilations)}
+
+
+def check_conv_options(config, what: str = "") -> None:
+    """The checks every config of a :class:`DilatedConvStack` network shares (``what`` prefixes the messages)."""
+    prefix = f"{what} " if what else ""
+    if config.architecture != "conv":
+        raise MotionLCMError(f"{type(config).__name__}.architecture must be 'conv', got {config.architecture!r}")
+    if config.kernel_size < 1 or config.kernel_size % 2 == 0:
+        raise MotionLCMError(f"{prefix}kernel_size must be odd and positive, got {config.kernel_size}")
+    if config.num_blocks < 1 or not config.dilations or min(config.dilations) < 1:
+        raise MotionLCMError(f"{prefix}num_blocks and every dilation must be >= 1")
 
 
 class _ResidualBlock(nn.Module):
