@@ -40,8 +40,11 @@ def test_saved_vae_reproduces_the_trained_network(trained):
     trained_vae.load_state_dict({k[len("vae."):]: v for k, v in state.items() if k.startswith("vae.")})
     x = torch.randn(2, 50, 263)
     mask = torch.ones(2, 50, dtype=torch.bool)
+    for key, value in trained_vae.state_dict().items():  # the exported weights are the trained ones, bit for bit
+        torch.testing.assert_close(vae.state_dict()[key], value, rtol=0, atol=0)
+    # outputs up to float rounding: two copies of one weight set may take differently aligned BLAS kernels
     torch.testing.assert_close(vae.decode(vae.encode(x, mask, sample=False)[0], mask),
-                               trained_vae.decode(trained_vae.encode(x, mask, sample=False)[0], mask), rtol=0, atol=0)
+                               trained_vae.decode(trained_vae.encode(x, mask, sample=False)[0], mask), rtol=0, atol=1e-5)
     assert VAEStage.kind == "vae"
 
 
@@ -192,10 +195,12 @@ def test_lcm_student_starts_as_the_teacher(trained):
     stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, stage_section("lcm", "lcm"), {}, ds.mean, ds.std).eval()
     x, t = torch.randn(2, 16, 32), torch.tensor([999, 99])
     text = torch.randn(2, 5, 32) if stage.teacher.uses_text_tokens else torch.randn(2, 32)  # token states or pooled
+    # Float rounding only: separate copies of the same weights can take differently aligned BLAS kernels
+    # (CI measured 7e-7); a guidance branch that were not zero-initialised would differ by ~0.1.
     with torch.no_grad():
         teacher = stage.teacher(x, t, text)
-        torch.testing.assert_close(stage.student(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=0)
-        torch.testing.assert_close(stage.target(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=0)
+        torch.testing.assert_close(stage.student(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=1e-5)
+        torch.testing.assert_close(stage.target(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=1e-5)
 
 
 def test_distillation_loss_falls_on_a_small_teacher(trained):
