@@ -444,3 +444,58 @@ def test_joint_quality_and_prompt_checks_in_every_row(evaluator_dir, tmp_path):
     assert any(k.startswith("prompt_ok/") for k in gt)
     table = format_table(results)
     assert "Prompt checks" in table and "Foot lifts" in table
+
+
+class FixedMotionPipe:
+    """Stands in for a generator checkpoint: returns given joints with all-zero features."""
+
+    controlnet, sampler_kind, kind, name, default_steps = None, "lcm", "lcm", "fixed", 1
+
+    def __init__(self, joints):
+        self.joints = joints
+
+    def guidance_for(self, steps):
+        return 1.0
+
+    def __call__(self, texts, lengths, num_steps, guidance, seed):
+        from motionlcm.pipeline import MotionOutput
+
+        joints = np.zeros((len(texts), max(lengths), 22, 3), np.float32)
+        for i, n in enumerate(lengths):
+            joints[i, :n] = self.joints[:n]
+        return MotionOutput(np.zeros(joints.shape[:2] + (263,), np.float32), joints, np.array(lengths), list(texts),
+                            seed, 1, 1.0, {"total": 0.1})
+
+
+def test_exported_features_are_those_of_the_rig_whatever_the_placement(fixtures):
+    """Features of joints already on the export rig, turned 37 deg about the vertical and moved 2 m,
+    are the rig motion's own: the rig fit is exact on its own skeleton and features are relative to
+    the first frame. A row with features: model keeps what the model decoded (here zeros)."""
+    from motionlcm.body.smpl_pose import fit_rig
+    from motionlcm.evaluation.runner import EvalBatch, PipelineGenerator
+    from motionlcm.motion.features import features_to_joints, joints_to_features
+
+    raw = np.load(fixtures / "new_joint_vecs" / "012314.npy").astype(np.float64)[:60]
+    joints = features_to_joints(torch.as_tensor(raw)[None], torch.ones(1, 60, dtype=torch.bool))[0].numpy()
+    _, on_rig = fit_rig(joints)
+    expected = joints_to_features(torch.as_tensor(on_rig), retarget=False).numpy()
+    angle = np.deg2rad(37.0)
+    turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    placed = on_rig @ turn.T + np.array([2.0, 0.0, -1.0])
+    batch = EvalBatch([Caption("a person walks", ())] * 2, np.array([60, 40]), np.zeros((2, 60, 263), np.float32), [0, 1])
+    exported = PipelineGenerator(FixedMotionPipe(placed), 1, features="exported").generate(batch).features
+    np.testing.assert_allclose(exported[0, :59], expected, atol=2e-4)
+    np.testing.assert_allclose(exported[0, 59], expected[-1], atol=2e-4)  # the last frame repeats the one before
+    assert np.abs(exported[1, 40:]).max() == 0  # zero past the length
+    own = PipelineGenerator(FixedMotionPipe(placed), 1).generate(batch).features
+    assert np.abs(own).max() == 0
+    assert PipelineGenerator(FixedMotionPipe(placed), 1, features="exported").variant == "1 exported"
+
+
+def test_an_unknown_feature_source_fails_before_loading(trained, evaluator_dir, tmp_path):
+    with pytest.raises(MotionLCMError, match="method features must be one of model, exported, got 'rig'"):
+        evaluate_text_to_motion([{"ckpt": tmp_path / "missing", "steps": 1, "features": "rig"}], trained["dataset"],
+                                evaluator_dir, split=SPLIT, quick=True, progress=False, device="cpu")
+    with pytest.raises(MotionLCMError, match="takes no features"):
+        evaluate_text_to_motion([{"vae": trained["lcm"], "features": "exported"}], trained["dataset"], evaluator_dir,
+                                split=SPLIT, quick=True, progress=False, device="cpu")

@@ -347,16 +347,46 @@ class ControlledReconstruction:
         return {"checkpoint": self.reconstruction.source, "control": {"joints": list(self.joints), "density": self.density}}
 
 
+def exported_features(joints: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+    """Raw features (B, T, 263) recomputed from joints (B, T, 22, 3) put on the export rig, as the
+    BVH / NPZ / GLB exports show them (:func:`motionlcm.body.smpl_pose.fit_rig`); zero past each length.
+
+    Exact control corrects motions on the rig and recomputes their features, so these are the
+    features to compare it with: a model's own features are not quite those of its own joints.
+    """
+    from ..body.smpl_pose import fit_rig
+    from ..motion.features import joints_to_features
+
+    joints = np.asarray(joints, dtype=np.float64)
+    out = np.zeros(joints.shape[:2] + (FEATURE_DIM,), np.float32)
+    for i, n in enumerate(int(n) for n in lengths):
+        _, rigged = fit_rig(joints[i, :n])
+        features = joints_to_features(torch.as_tensor(rigged), retarget=False).numpy()
+        out[i, : n - 1] = features
+        out[i, n - 1] = features[-1]  # features have one frame fewer than joints, as in MotionPipeline.meet_hints
+    return out
+
+
+FEATURE_SOURCES = ("model", "exported")  # a sampled row's features: the model's own, or those of its exported joints
+
+
 class PipelineGenerator:
-    """A :class:`~motionlcm.pipeline.MotionPipeline` at fixed steps and guidance."""
+    """A :class:`~motionlcm.pipeline.MotionPipeline` at fixed steps and guidance.
+
+    ``features``: ``"model"`` scores the features the model decoded; ``"exported"`` those recomputed
+    from its joints on the export rig (:func:`exported_features`), the reference for exact control.
+    """
 
     samples_motion = True
     reconstructs = False
 
-    def __init__(self, pipe, steps: int | None = None, guidance: float | None = None) -> None:
+    def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, features: str = "model") -> None:
+        if features not in FEATURE_SOURCES:
+            raise MotionLCMError(f"features must be one of {', '.join(FEATURE_SOURCES)}, got {features!r}")
         self.pipe = pipe
         self.steps = int(steps or pipe.default_steps)
         self.guidance = None if guidance is None else float(guidance)
+        self.features = features
 
     @property
     def default_name(self) -> str:
@@ -369,16 +399,18 @@ class PipelineGenerator:
     @property
     def variant(self) -> str:
         """What tells this generator from the checkpoint's other rows (appended to a method's name)."""
-        return str(self.steps)
+        return str(self.steps) + (" exported" if self.features == "exported" else "")
 
     def generate(self, batch: EvalBatch) -> Generated:
         out = self.pipe(batch.texts, [int(n) for n in batch.lengths], num_steps=self.steps, guidance=self.guidance,
                         seed=batch.seeds)
-        return Generated(out.features, dict(out.timings))
+        features = exported_features(out.joints, batch.lengths) if self.features == "exported" else out.features
+        return Generated(features, dict(out.timings))
 
     def describe(self) -> dict[str, Any]:
         return {"checkpoint": str(self.pipe.name), "kind": self.pipe.kind, "steps": self.steps,
-                "guidance": self.pipe.guidance_for(self.steps) if self.guidance is None else self.guidance}
+                "guidance": self.pipe.guidance_for(self.steps) if self.guidance is None else self.guidance,
+                "features": self.features}
 
 
 class ControlledGenerator(PipelineGenerator):
@@ -394,8 +426,9 @@ class ControlledGenerator(PipelineGenerator):
     samples_motion = False  # no MultiModality pass: the control tables of OmniControl / MotionLCM do not report it
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
-                 density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True) -> None:
-        super().__init__(pipe, steps, guidance)
+                 density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True,
+                 features: str = "model") -> None:
+        super().__init__(pipe, steps, guidance, features)
         self.refine = bool(refine)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
@@ -410,7 +443,8 @@ class ControlledGenerator(PipelineGenerator):
         tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
         exact = " +exact" if self.exact else ""
         refined = " -refine" if self.exact and not self.refine else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}"
+        exported = " exported" if self.features == "exported" else ""
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{exported}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
@@ -418,7 +452,8 @@ class ControlledGenerator(PipelineGenerator):
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
                         exact_hints=self.exact, hint_refinement=self.refine)
-        return Generated(out.features, dict(out.timings), control_and_skating(out.joints, hints, hint_mask, lengths))
+        features = exported_features(out.joints, lengths) if self.features == "exported" else out.features
+        return Generated(features, dict(out.timings), control_and_skating(out.joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
@@ -472,14 +507,17 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             pipes[key] = MotionPipeline.from_pretrained(path, device=device)
         return pipes[key]
 
-    def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True) -> list[Method]:
+    def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True,
+                features="model") -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
+        if features not in FEATURE_SOURCES:  # before the checkpoint loads
+            raise MotionLCMError(f"method features must be one of {', '.join(FEATURE_SOURCES)}, got {features!r}")
         pipe, counts = pipeline(path), _step_list(step_list)
         if control is None and tune_steps is None:
-            generators = [PipelineGenerator(pipe, n, scale) for n in counts]
+            generators = [PipelineGenerator(pipe, n, scale, features) for n in counts]
         else:
-            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine)
+            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features)
                           for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
@@ -489,7 +527,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
 
     def reconstructed(spec: dict[str, Any]) -> list[Method]:
         """``{vae: DIR, name: str, control: {...}}``: the VAE's reconstruction, scored as control if asked."""
-        clashing = sorted(set(spec) & {"ckpt", "steps", "guidance", "tune_steps"})
+        clashing = sorted(set(spec) & {"ckpt", "steps", "guidance", "tune_steps", "features"})
         if clashing:
             raise MotionLCMError(f"method {spec}: a 'vae' method reconstructs, it takes no {', '.join(clashing)}")
         name, reconstruction = str(spec.get("name") or "VAE"), VAEReconstruction.from_checkpoint(spec["vae"], device)
@@ -529,7 +567,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             else:
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
                                         spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
-                                        spec.get("refine", True)))
+                                        spec.get("refine", True), spec.get("features", "model")))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -547,7 +585,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     return resolved
 
 
-METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine")
+METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine", "features")
 
 
 def _as_list(value) -> list:
@@ -997,6 +1035,7 @@ def write_results(out_dir: str | Path, results: dict[str, Any]) -> dict[str, Pat
 
 
 __all__ = [
+    "FEATURE_SOURCES",
     "GROUP_SIZE",
     "QUICK_SETTINGS",
     "RECONSTRUCTION_COLUMNS",
@@ -1010,6 +1049,7 @@ __all__ = [
     "PipelineGenerator",
     "VAEReconstruction",
     "average_time_per_sentence",
+    "exported_features",
     "check_evaluator_fits",
     "effective_sizes",
     "embedding_metrics",
