@@ -46,6 +46,33 @@ def test_two_bone_ik_known_answers():
     np.testing.assert_allclose(new_c[1], [0.0, 0.0, 0.6], atol=1e-6)
 
 
+def test_two_bone_ik_keeps_a_nearly_straight_limb_bending_one_way_over_time():
+    """A 0.3 + 0.3 m limb, almost straight (target 0.58 m away), whose middle joint sits 1 mm to +x of
+    the axis on every frame but one (1 mm to -x): solved frame by frame, that frame's elbow swings to
+    the other side (about 15 cm); with the clip's frames given, the bend plane is smoothed and the
+    elbow stays on +x. Both meet the target with both bone lengths kept."""
+    frames = np.arange(21)
+    a = np.zeros((21, 3))
+    b = np.tile([0.001, -0.3, 0.0], (21, 1))
+    b[10, 0] = -0.001
+    c = np.tile([0.0, -0.6, 0.0], (21, 1))
+    target = np.tile([0.0, -0.58, 0.0], (21, 1))
+    per_frame, _, _ = two_bone_ik(a, b, c, target)
+    smoothed, end, reached = two_bone_ik(a, b, c, target, frames)
+    assert np.linalg.norm(per_frame[10] - per_frame[9]) > 0.1  # the flip
+    assert np.linalg.norm(np.diff(smoothed, axis=0), axis=-1).max() < 1e-6 and (smoothed[:, 0] > 0.05).all()
+    assert reached.all()
+    np.testing.assert_allclose(end, target, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(smoothed - a, axis=-1), np.linalg.norm(b - a, axis=-1), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(end - smoothed, axis=-1), np.linalg.norm(c - b, axis=-1), atol=1e-9)
+    # runs are smoothed separately: frames 0-9 and 30-40 do not average into each other
+    split = np.r_[np.arange(10), np.arange(30, 41)]
+    b2 = np.tile([0.001, -0.3, 0.0], (21, 1))
+    b2[10:, 0] = -0.001
+    two_runs, _, _ = two_bone_ik(a, b2, c, target, split)
+    assert (two_runs[:10, 0] > 0.05).all() and (two_runs[10:, 0] < -0.05).all()
+
+
 def _hints(motion, joints, frames, offset):
     hints = np.zeros_like(motion)
     mask = np.zeros(motion.shape[:2], bool)

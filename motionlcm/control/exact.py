@@ -95,9 +95,25 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
 
 
-def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _smooth_runs(values: np.ndarray, frames: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of values (K, C) over each run of consecutive ``frames`` (K,) separately."""
+    from scipy.ndimage import gaussian_filter1d
+
+    out = values.copy()
+    for run in np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) > 1) + 1):
+        if len(run) > 1:
+            out[run] = gaussian_filter1d(values[run], sigma, axis=0, mode="nearest")
+    return out
+
+
+def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray, frames: np.ndarray | None = None,
+                pole_sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Place the chain a-b-c (K, 3) each so that c reaches ``target`` with a fixed and both bone
-    lengths kept; b stays in the plane of (a, b, target). Returns (new b, new c, reached (K,) bool)."""
+    lengths kept; b stays in the plane of (a, b, target). Returns (new b, new c, reached (K,) bool).
+
+    ``frames`` (K,): the clip frames of the K chains; the bend plane is then smoothed over
+    ``pole_sigma`` frames, so that a nearly straight limb's knee or elbow does not swing about the
+    limb's axis from frame to frame (what made exact end-effector control jitter)."""
     upper = np.linalg.norm(b - a, axis=-1)
     lower = np.linalg.norm(c - b, axis=-1)
     to_target = target - a
@@ -112,6 +128,11 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray)
     fallback = np.where(np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6, np.cross(axis, np.array([1.0, 0.0, 0.0])),
                         fallback)
     pole = np.where(np.linalg.norm(pole, axis=-1, keepdims=True) < 1e-6, fallback, pole)
+    if frames is not None and pole_sigma > 0:
+        # Unnormalised offsets: a bent limb's plane weighs more than a straight one's in the average.
+        pole = _smooth_runs(pole, np.asarray(frames), pole_sigma)
+        pole = pole - (pole * axis).sum(-1, keepdims=True) * axis
+        pole = np.where(np.linalg.norm(pole, axis=-1, keepdims=True) < 1e-6, fallback, pole)
     pole = _unit(pole)
     along = (upper**2 - lower**2 + d**2) / (2 * d)
     height = np.sqrt(np.maximum(upper**2 - along**2, 0.0))
@@ -160,7 +181,8 @@ def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: 
     hip, knee, ankle = LEGS[10 + side]
     toe = FOOT_JOINTS[side][1]
     foot = joints[frames, toe] - joints[frames, ankle]
-    new_knee, new_ankle, reached = two_bone_ik(joints[frames, hip], joints[frames, knee], joints[frames, ankle], ankle_target)
+    new_knee, new_ankle, reached = two_bone_ik(joints[frames, hip], joints[frames, knee], joints[frames, ankle], ankle_target,
+                                               frames)
     joints[frames, knee], joints[frames, ankle] = new_knee, new_ankle
     joints[frames, toe] = new_ankle + foot
     return reached
@@ -229,7 +251,7 @@ def heading_warp(joints: np.ndarray, before: np.ndarray, after: np.ndarray, min_
 
 def _arm_ik(joints: np.ndarray, end: int, upper_joint: int, middle: int, target: np.ndarray, frames: np.ndarray) -> np.ndarray:
     new_mid, new_end, reached = two_bone_ik(joints[frames, upper_joint], joints[frames, middle], joints[frames, end],
-                                            target[frames])
+                                            target[frames], frames)
     joints[frames, middle], joints[frames, end] = new_mid, new_end
     return reached
 
