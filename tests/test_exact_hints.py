@@ -226,3 +226,51 @@ def test_large_pelvis_moves_replant_feet_where_the_body_now_is(motion):
         assert np.linalg.norm(ankle - ankle.mean(0), axis=-1).max() < 0.01  # still while planted
         # under the moved body (hips), not left behind at the old spot
         assert np.linalg.norm((ankle - corrected[run, 1])[:, [0, 2]], axis=-1).max() < 0.5
+
+
+def test_a_toe_beyond_the_legs_reach_is_met_by_pointing_the_foot(motion):
+    """Pelvis fixed where it is (hinted at its own positions) and the left toe hinted straight below
+    the hip, further than the stretched leg with the foot as it is reaches, at frames 40-55: the foot
+    turns to point (at most its length more reach) and the toe meets the hint exactly; bones and
+    the pelvis stay as they were."""
+    frames = np.arange(40, 56)
+    hip, knee, ankle, toe = 1, 4, 7, 10
+    leg = np.linalg.norm(motion[0, knee] - motion[0, hip]) + np.linalg.norm(motion[0, ankle] - motion[0, knee])
+    foot = np.linalg.norm(motion[0, toe] - motion[0, ankle])
+    hints = np.zeros_like(motion)
+    mask = np.zeros(motion.shape[:2], bool)
+    hints[:, 0], mask[:, 0] = motion[:, 0], True
+    down = np.array([0.0, -1.0, 0.0])
+    # straight below the hip, as far as the leg and 0.7 of the foot reach when the foot points down
+    hints[frames, toe] = motion[frames, hip] + (leg + 0.7 * foot) * down
+    mask[frames, toe] = True
+    ankle_reach = np.linalg.norm(hints[frames, toe] - (motion[frames, toe] - motion[frames, ankle]) - motion[frames, hip], axis=-1)
+    assert (ankle_reach > leg + 0.02).all()  # with the foot as it is, the ankle would be out of reach
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.unreachable == 0 and report.max_after < 1e-6
+    np.testing.assert_allclose(corrected[:, 0], motion[:, 0], atol=1e-9)
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-6)
+
+
+def test_a_wrist_beyond_reach_with_the_head_hinted_is_met_by_turning_the_shoulders(motion):
+    """Pelvis and head fixed (hinted where they are), the right wrist hinted 12 cm beyond the
+    stretched arm, in front of the chest at shoulder height (frames 50-69): the spine cannot lean
+    (the head is fixed), so the shoulder girdle turns about the spine and the wrist gets there; the
+    head stays put and bone lengths are kept."""
+    frames = np.arange(50, 70)
+    shoulder, elbow, wrist = 17, 19, 21
+    arm = np.linalg.norm(motion[0, elbow] - motion[0, shoulder]) + np.linalg.norm(motion[0, wrist] - motion[0, elbow])
+    hints = np.zeros_like(motion)
+    mask = np.zeros(motion.shape[:2], bool)
+    for j in (0, 15):
+        hints[:, j], mask[:, j] = motion[:, j], True
+    across = motion[frames, 17] - motion[frames, 16]  # left to right shoulder
+    across /= np.linalg.norm(across, axis=-1, keepdims=True)
+    forward = np.cross(np.array([0.0, 1.0, 0.0]), across)
+    forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
+    hints[frames, wrist] = motion[frames, shoulder] + (arm + 0.12) * forward
+    mask[frames, wrist] = True
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.unreachable == 0 and report.max_after < 1e-6
+    np.testing.assert_allclose(corrected[:, 15], motion[:, 15], atol=1e-6)
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-6)

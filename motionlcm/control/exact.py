@@ -21,7 +21,10 @@ motion as it was:
    the foot keeping its orientation), the elbow/knee staying in its current bend plane. Where the
    stretched limb falls short, the chain grows: the upper body leans about the pelvis towards a
    wrist target, and the body shifts towards a foot target (where the pelvis has no hint of its
-   own), each as a smooth field again, then the limb reaches.
+   own), each as a smooth field again, then the limb reaches. Where the pelvis is hinted too, a
+   foot points (turns away from the hip) to reach further; where the head is hinted too (so the
+   spine cannot lean), the shoulder girdle turns about the spine. The knee's or elbow's bend
+   plane is smoothed over time, so a nearly straight limb does not swing about its axis.
 
 Bone lengths never change (translations, rotations of rigid parts and IK that keeps lengths).
 A hint the limb cannot reach (a wrist 3 m from the shoulder) is met as closely as the
@@ -176,11 +179,13 @@ def _contacts(joints: np.ndarray, speed: float = 0.01, height: float = 0.05) -> 
     return np.stack([np.clip(np.convolve(w, kernel, mode="same"), 0, 1) for w in weight.T], -1)
 
 
-def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: np.ndarray) -> np.ndarray:
-    """Leg IK moving ankle ``side`` to ``ankle_target`` (K, 3) on ``frames``; the toe rides along. -> reached."""
+def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: np.ndarray,
+               foot: np.ndarray | None = None) -> np.ndarray:
+    """Leg IK moving ankle ``side`` to ``ankle_target`` (K, 3) on ``frames``; the toe rides along
+    (at ``foot`` (K, 3) from the ankle when given, else where it was). -> reached."""
     hip, knee, ankle = LEGS[10 + side]
     toe = FOOT_JOINTS[side][1]
-    foot = joints[frames, toe] - joints[frames, ankle]
+    foot = joints[frames, toe] - joints[frames, ankle] if foot is None else foot
     new_knee, new_ankle, reached = two_bone_ik(joints[frames, hip], joints[frames, knee], joints[frames, ankle], ankle_target,
                                                frames)
     joints[frames, knee], joints[frames, ankle] = new_knee, new_ankle
@@ -306,6 +311,78 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
         upper = list(LEANING)
         joints[lean_frames[:, None], upper] = pelvis[:, None] + np.einsum("kij,knj->kni", rot, joints[lean_frames][:, upper] - pelvis[:, None])
         reached = _arm_ik(joints, end, upper_joint, middle, target, frames)
+    if keep_head:
+        short = np.zeros(len(joints), bool)
+        short[frames[~reached]] = True
+        short &= mask[:, end]
+        if short.any() and _twist_shoulders(joints, target, upper_joint, middle, end, short):
+            _arm_ik(joints, end, upper_joint, middle, target, frames)
+
+
+def _axis_rotations(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotations (K, 3, 3) by ``angle`` (K,) about unit ``axis`` (K, 3) (Rodrigues)."""
+    x, y, z = axis[:, 0], axis[:, 1], axis[:, 2]
+    zero = np.zeros_like(x)
+    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+    return cos * np.eye(3) + sin * cross + (1 - cos) * axis[:, :, None] * axis[:, None, :]
+
+
+def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: float = 2.0) -> bool:
+    """Where a hinted head fixes the spine and an arm still falls short, turn the shoulder girdle
+    (collars and arms, rigidly, about the spine3 -> neck axis through spine3) by the least angle that
+    brings the target within the stretched arm's reach (the torso twist of a reaching or running
+    arm): bone lengths and the head stay as they are. The angle is smoothed over ``sigma`` frames."""
+    from scipy.ndimage import gaussian_filter1d
+
+    spine3, neck = 9, 12
+    axis = _unit(joints[:, neck] - joints[:, spine3])
+    reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
+        np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
+    shoulder = joints[:, upper_joint] - joints[:, spine3]
+    goal = target - joints[:, spine3]
+    angles = np.deg2rad(np.arange(3.0, 93.0, 3.0))
+    need = np.zeros(len(joints))
+    best = np.linalg.norm(shoulder - goal, axis=-1)
+    for angle in np.concatenate([angles, -angles])[np.argsort(np.concatenate([angles, angles]), kind="stable")]:
+        turned = np.einsum("kij,kj->ki", _axis_rotations(axis, np.full(len(joints), angle)), shoulder)
+        dist = np.linalg.norm(turned - goal, axis=-1)
+        fits = short & (need == 0) & (dist <= 0.999 * reach)
+        need = np.where(fits, angle, need)
+        closer = short & (need == 0) & (dist < best - 1e-9)  # none fits yet: the closest so far
+        best = np.where(closer, dist, best)
+    if not need.any():
+        return False
+    smooth = gaussian_filter1d(need, sigma, mode="nearest")  # never less turn than a frame needs
+    angle = np.where(np.abs(smooth) < np.abs(need), need, smooth)
+    frames = np.flatnonzero(np.abs(angle) > 1e-6)
+    rot = _axis_rotations(axis[frames], angle[frames])
+    pivot = joints[frames, spine3][:, None]
+    joints[frames[:, None], list(UPPER_BODY)] = pivot + np.einsum("kij,knj->kni", rot, joints[frames][:, list(UPPER_BODY)] - pivot)
+    return True
+
+
+def _pointed_feet(foot: np.ndarray, toe_target: np.ndarray, hip: np.ndarray, reach: np.ndarray, hinted: np.ndarray,
+                  sigma: float = 2.0) -> np.ndarray:
+    """Ankle-to-toe vectors (T, 3) that bring a toe target within the leg's reach: where the ankle
+    the current foot implies is out of reach, the foot turns towards pointing away from the hip (as
+    a foot points to reach), by the least share of the way that suffices; the share is smoothed over
+    ``sigma`` frames (never below what a frame needs), so the foot does not flick."""
+    from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+    length = np.linalg.norm(foot, axis=-1, keepdims=True)
+    current, pointed = _unit(foot), _unit(toe_target - hip)
+    shares = np.linspace(0.0, 1.0, 21)
+    need = np.ones(len(foot))
+    for share in shares[::-1]:  # the smallest share that reaches (1 where none does)
+        ankle = toe_target - length * _unit((1 - share) * current + share * pointed)
+        fits = np.linalg.norm(ankle - hip, axis=-1) <= 0.999 * reach
+        need = np.where(fits, share, need)
+    need = np.where(hinted, need, 0.0)
+    if not need.any():
+        return foot
+    need = np.maximum(gaussian_filter1d(maximum_filter1d(need, 2 * int(sigma) + 1), sigma, mode="nearest"), need)
+    return length * _unit((1 - need[:, None]) * current + need[:, None] * pointed)
 
 
 def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -> None:
@@ -317,18 +394,20 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
     frames = _field_frames(field)
     if not len(frames):
         return
+    hip, knee = LEGS[toe][0], LEGS[toe][1]
+    reach = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1) + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
     foot = joints[:, toe] - joints[:, ankle]
+    if mask[:, PELVIS].any():  # the body cannot come closer where the pelvis is hinted: point the foot first
+        foot = _pointed_feet(foot, hints[:, toe], joints[:, hip], reach, mask[:, toe] & mask[:, PELVIS])
     ankle_target = hints[:, toe] - foot  # at hinted frames; elsewhere the field's smooth target
     ankle_target = np.where(mask[:, toe, None], ankle_target, joints[:, ankle] + field)
     before = joints.copy()
-    reached = _place_leg(joints, frames, side, ankle_target[frames])
+    reached = _place_leg(joints, frames, side, ankle_target[frames], foot[frames])
     short = np.zeros(len(joints), bool)
     short[frames[~reached]] = True
     short &= mask[:, toe] & ~mask[:, PELVIS]
     if short.any():
         joints[:] = before
-        hip, knee = LEGS[toe][0], LEGS[toe][1]
-        reach = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1) + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
         need = _shortfall(ankle_target, joints[:, hip], reach, short)
         shift = displacement_field(need, short | mask[:, PELVIS], decay_frames)  # zero shift where the pelvis is hinted
         joints += shift[:, None]
@@ -336,7 +415,7 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
         if planted is not None and not mask[:, 10 + other].any():
             _replant(joints, original, planted[:, other], other)
         ankle_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
-        _place_leg(joints, frames, side, ankle_target[frames])
+        _place_leg(joints, frames, side, ankle_target[frames], foot[frames])
 
 
 def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
