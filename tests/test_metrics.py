@@ -191,6 +191,7 @@ def test_control_errors_on_constructed_trajectories():
     assert out["loc_err_20cm"] == pytest.approx((1 / 3 + 1 / 2) / 2)
     assert out["loc_err_50cm"] == pytest.approx((0 + 1 / 2) / 2)
     assert out["avg_err"] == pytest.approx((0.4 / 3 + 0.7 / 2) / 2)
+    assert out["max_err"] == pytest.approx((0.3 + 0.6) / 2)  # each sequence's worst point, averaged
     # the reference code's per-coordinate (…, 3) mask gives the same numbers
     assert M.control_errors(joints, hints, np.repeat(mask[..., None], 3, -1).astype(float)) == pytest.approx(out)
 

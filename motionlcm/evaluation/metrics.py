@@ -294,12 +294,13 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
 
     * ``traj_err_{T}cm``: 1 if any controlled point has ``e > T`` (the trajectory fails), else 0;
     * ``loc_err_{T}cm``: fraction of controlled points with ``e > T``;
-    * ``avg_err``: mean ``e`` in metres.
+    * ``avg_err``: mean ``e`` in metres;
+    * ``max_err``: the largest ``e`` of the sequence, in metres.
 
     Each is averaged over the sequences that have at least one controlled point: a sequence with
     none has no error to measure and is left out (it neither passes nor fails). When no sequence
     has a controlled point every value is NaN (undefined, as the reference's 0 / 0). Keys use the
-    thresholds in centimetres: ``traj_err_50cm, traj_err_20cm, loc_err_50cm, loc_err_20cm, avg_err``.
+    thresholds in centimetres: ``traj_err_50cm, traj_err_20cm, loc_err_50cm, loc_err_20cm, avg_err, max_err``.
     """
     j, h = _f64(joints), _f64(hints)
     m = torch.as_tensor(hint_mask.detach().cpu() if isinstance(hint_mask, torch.Tensor) else np.asarray(hint_mask)) != 0
@@ -314,7 +315,7 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
     counted = m.flatten(1).sum(1)
     keep = counted > 0
     if not keep.any():
-        names = [f"{kind}_err_{round(t * 100)}cm" for kind in ("traj", "loc") for t in thresholds] + ["avg_err"]
+        names = [f"{kind}_err_{round(t * 100)}cm" for kind in ("traj", "loc") for t in thresholds] + ["avg_err", "max_err"]
         return dict.fromkeys(names, float("nan"))
     error, m, counted = error[keep].flatten(1), m[keep].flatten(1), counted[keep].to(torch.float64)
     results: dict[str, float] = {}
@@ -326,6 +327,7 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
         results[f"loc_err_{round(threshold * 100)}cm"] = float((above.sum(1) / counted).mean())
     # where(): hints at uncontrolled points may hold anything (even NaN padding)
     results["avg_err"] = float((torch.where(m, error, 0.0).sum(1) / counted).mean())
+    results["max_err"] = float(torch.where(m, error, 0.0).max(1).values.mean())
     return results
 
 
