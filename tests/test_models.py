@@ -67,15 +67,20 @@ def test_configs_keep_the_saved_key_order():
     import yaml
 
     from motionlcm.models import ConvVAEConfig
-    from motionlcm.models.controlnet import TrajectoryEncoderConfig
+    from motionlcm.models.controlnet import ConvTrajectoryEncoderConfig, TrajectoryEncoderConfig
 
     saved = yaml.safe_load((Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "control_pelvis" / "config.yaml")
                            .read_text())
-    for key, config_class in (("vae", ConvVAEConfig), ("denoiser", DenoiserConfig), ("traj_encoder", TrajectoryEncoderConfig)):
+    for key, config_class in (("vae", ConvVAEConfig), ("denoiser", DenoiserConfig),
+                              ("traj_encoder", ConvTrajectoryEncoderConfig)):
         assert list(config_class.from_dict(saved[key]).to_dict().items()) == list(saved[key].items()), key
     assert list(VAEConfig().to_dict()) == ["feature_dim", "latent_shape", "width", "num_layers", "num_heads", "ffn_dim",
                                            "dropout", "activation", "norm_first", "final_norm", "norm_eps",
                                            "positional_embedding", "max_frames", "latent_projection"]
+    # the paper's transformer trajectory encoder, as the previous release's control_pelvis/ saved it
+    assert list(TrajectoryEncoderConfig().to_dict()) == ["latent_shape", "num_joints", "width", "num_layers", "num_heads",
+                                                         "ffn_dim", "dropout", "activation", "norm_first", "final_norm",
+                                                         "norm_eps", "positional_embedding", "max_frames", "latent_projection"]
 
 
 def test_sinusoidal_positions_and_half_precision():

@@ -15,7 +15,7 @@ from motionlcm.motion.features import features_to_joints, joints_to_features
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 VAE_MPJPE_LIMIT = 0.020  # metres, root-relative (model card: 13.1 mm on 300 unseen motions)
-PROMPT_PASS_LIMIT = 0.05  # share of actions passing (measured 0.105 here; the gliding first release: 0.018)
+PROMPT_PASS_LIMIT = 0.30  # share of actions passing (measured 0.42 here; the gliding first release: 0.018)
 FAMILIES = ["walk", "run", "side_step", "jump", "jog", "turn", "march", "hop"]  # movers: the pelvis travels
 
 
@@ -35,29 +35,38 @@ def fresh_pelvis_tasks(count: int, seed: int = 2026):
     return texts, lengths, padded
 
 
-def pelvis_error(joints: np.ndarray, truth: np.ndarray, lengths: list[int]) -> float:
-    return float(np.mean([np.linalg.norm(joints[i, :n, 0] - truth[i, :n, 0], axis=-1).mean() for i, n in enumerate(lengths)]))
-
-
-@pytest.mark.skipif(not (SHIPPED / "control_pelvis" / "config.yaml").is_file(), reason="no shipped ControlNet")
-def test_shipped_controlnet_pulls_the_pelvis_towards_its_hints():
+def controlnet_pull(folder: str, joints: list[int]) -> tuple[float, float]:
+    """Mean distance (m) to hints on ``joints`` at every frame of fresh motions, sampled without
+    and with the ControlNet of ``folder`` (same seeds and text; no exact correction)."""
     from motionlcm.pipeline import MotionPipeline
 
-    pipe = MotionPipeline.from_pretrained(SHIPPED / "control_pelvis", device="cpu")
+    pipe = MotionPipeline.from_pretrained(SHIPPED / folder, device="cpu")
     texts, lengths, truth = fresh_pelvis_tasks(8)
     mask = np.zeros(truth.shape[:3], bool)
     for row, n in enumerate(lengths):
-        mask[row, :n, 0] = True  # the pelvis at every frame
+        mask[row, :n, joints] = True
     hints = np.where(mask[..., None], truth, 0.0).astype(np.float32)
     seeds = list(range(len(texts)))
     free = pipe(texts, lengths, num_steps=1, seed=seeds)
     controlled = pipe(texts, lengths, num_steps=1, seed=seeds, control=(hints, mask), exact_hints=False)
-    free_err, controlled_err = pelvis_error(free.joints, truth, lengths), pelvis_error(controlled.joints, truth, lengths)
-    # Same seeds and text; only the ControlNet differs. It pulls the pelvis only part of the way
-    # (README: it hardly uses the hints): measured 0.68 m against 0.85 m free for the shipped one
-    # (600 steps on the current student; the previous release's, on its student: under 0.75x).
-    # A ControlNet that ignored the hints would give 1.0x.
-    assert controlled_err < 0.85 * free_err, (controlled_err, free_err)
+    return (float(np.linalg.norm(free.joints - hints, axis=-1)[mask].mean()),
+            float(np.linalg.norm(controlled.joints - hints, axis=-1)[mask].mean()))
+
+
+@pytest.mark.skipif(not (SHIPPED / "control_pelvis" / "config.yaml").is_file(), reason="no shipped ControlNet")
+def test_shipped_controlnet_pulls_the_pelvis_towards_its_hints():
+    # Only the ControlNet differs. It pulls the pelvis part of the way (README: far from the
+    # hints without the exact correction): measured 0.89 m against 1.05 m free (0.85x; 900 steps on
+    # the current student). A ControlNet that ignored the hints would give 1.0x.
+    free_err, controlled_err = controlnet_pull("control_pelvis", [0])
+    assert controlled_err < 0.9 * free_err, (controlled_err, free_err)
+
+
+@pytest.mark.skipif(not (SHIPPED / "control_all" / "config.yaml").is_file(), reason="no shipped all-joints ControlNet")
+def test_shipped_all_joints_controlnet_pulls_the_six_joints_towards_their_hints():
+    # The six joints of the papers hinted at every frame: measured 0.95 m against 1.11 m free (0.86x).
+    free_err, controlled_err = controlnet_pull("control_all", [0, 10, 11, 15, 20, 21])
+    assert controlled_err < 0.93 * free_err, (controlled_err, free_err)
 
 
 def test_default_model_meets_hints_on_fresh_motions():
