@@ -244,7 +244,8 @@ def test_a_toe_beyond_the_legs_reach_is_met_by_pointing_the_foot(motion):
     # straight below the hip, as far as the leg and 0.7 of the foot reach when the foot points down
     hints[frames, toe] = motion[frames, hip] + (leg + 0.7 * foot) * down
     mask[frames, toe] = True
-    ankle_reach = np.linalg.norm(hints[frames, toe] - (motion[frames, toe] - motion[frames, ankle]) - motion[frames, hip], axis=-1)
+    foot_now = motion[frames, toe] - motion[frames, ankle]
+    ankle_reach = np.linalg.norm(hints[frames, toe] - foot_now - motion[frames, hip], axis=-1)
     assert (ankle_reach > leg + 0.02).all()  # with the foot as it is, the ankle would be out of reach
     corrected, report = meet_hints(motion, hints, mask)
     assert report.unreachable == 0 and report.max_after < 1e-6

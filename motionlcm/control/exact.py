@@ -358,7 +358,8 @@ def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: flo
     frames = np.flatnonzero(np.abs(angle) > 1e-6)
     rot = _axis_rotations(axis[frames], angle[frames])
     pivot = joints[frames, spine3][:, None]
-    joints[frames[:, None], list(UPPER_BODY)] = pivot + np.einsum("kij,knj->kni", rot, joints[frames][:, list(UPPER_BODY)] - pivot)
+    upper = list(UPPER_BODY)
+    joints[frames[:, None], upper] = pivot + np.einsum("kij,knj->kni", rot, joints[frames][:, upper] - pivot)
     return True
 
 
@@ -395,7 +396,8 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
     if not len(frames):
         return
     hip, knee = LEGS[toe][0], LEGS[toe][1]
-    reach = np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1) + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
+    reach = (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+             + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
     foot = joints[:, toe] - joints[:, ankle]
     if mask[:, PELVIS].any():  # the body cannot come closer where the pelvis is hinted: point the foot first
         foot = _pointed_feet(foot, hints[:, toe], joints[:, hip], reach, mask[:, toe] & mask[:, PELVIS])
