@@ -490,6 +490,10 @@ def test_exported_features_are_those_of_the_rig_whatever_the_placement(fixtures)
     own = PipelineGenerator(FixedMotionPipe(placed), 1).generate(batch).features
     assert np.abs(own).max() == 0
     assert PipelineGenerator(FixedMotionPipe(placed), 1, features="exported").variant == "1 exported"
+    from motionlcm.evaluation.runner import exported_features
+
+    with pytest.raises(MotionLCMError, match="at least 2 frames per motion, got 1"):
+        exported_features(placed[None, :3], [1])
 
 
 def test_an_unknown_feature_source_fails_before_loading(trained, evaluator_dir, tmp_path):

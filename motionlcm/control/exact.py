@@ -103,7 +103,7 @@ def _smooth_runs(values: np.ndarray, frames: np.ndarray, sigma: float) -> np.nda
     from scipy.ndimage import gaussian_filter1d
 
     out = values.copy()
-    for run in np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) > 1) + 1):
+    for run in np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) != 1) + 1):
         if len(run) > 1:
             out[run] = gaussian_filter1d(values[run], sigma, axis=0, mode="nearest")
     return out
@@ -130,10 +130,12 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray,
     fallback = np.cross(axis, np.array([0.0, 1.0, 0.0]))
     fallback = np.where(np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6, np.cross(axis, np.array([1.0, 0.0, 0.0])),
                         fallback)
-    pole = np.where(np.linalg.norm(pole, axis=-1, keepdims=True) < 1e-6, fallback, pole)
+    straight = np.linalg.norm(pole, axis=-1, keepdims=True) < 1e-6
+    pole = np.where(straight, fallback, pole)
     if frames is not None and pole_sigma > 0:
-        # Unnormalised offsets: a bent limb's plane weighs more than a straight one's in the average.
-        pole = _smooth_runs(pole, np.asarray(frames), pole_sigma)
+        # Unnormalised offsets: a bent limb's plane weighs more than a straight one's in the average
+        # (a straight frame's fallback direction counts for next to nothing).
+        pole = _smooth_runs(np.where(straight, 1e-5 * fallback, pole), np.asarray(frames), pole_sigma)
         pole = pole - (pole * axis).sum(-1, keepdims=True) * axis
         pole = np.where(np.linalg.norm(pole, axis=-1, keepdims=True) < 1e-6, fallback, pole)
     pole = _unit(pole)
@@ -337,20 +339,22 @@ def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: flo
 
     spine3, neck = 9, 12
     axis = _unit(joints[:, neck] - joints[:, spine3])
+    short = short & (np.linalg.norm(joints[:, neck] - joints[:, spine3], axis=-1) > 1e-6)  # no axis, no twist
     reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
         np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
     shoulder = joints[:, upper_joint] - joints[:, spine3]
     goal = target - joints[:, spine3]
     angles = np.deg2rad(np.arange(3.0, 93.0, 3.0))
     need = np.zeros(len(joints))
-    best = np.linalg.norm(shoulder - goal, axis=-1)
+    best, best_angle = np.linalg.norm(shoulder - goal, axis=-1), np.zeros(len(joints))
     for angle in np.concatenate([angles, -angles])[np.argsort(np.concatenate([angles, angles]), kind="stable")]:
         turned = np.einsum("kij,kj->ki", _axis_rotations(axis, np.full(len(joints), angle)), shoulder)
         dist = np.linalg.norm(turned - goal, axis=-1)
         fits = short & (need == 0) & (dist <= 0.999 * reach)
         need = np.where(fits, angle, need)
-        closer = short & (need == 0) & (dist < best - 1e-9)  # none fits yet: the closest so far
-        best = np.where(closer, dist, best)
+        closer = short & (dist < best - 1e-9)  # the shoulder nearest the target, where no angle fits
+        best, best_angle = np.where(closer, dist, best), np.where(closer, angle, best_angle)
+    need = np.where(short & (need == 0), best_angle, need)  # best effort: as near as the turn gets
     if not need.any():
         return False
     smooth = gaussian_filter1d(need, sigma, mode="nearest")  # never less turn than a frame needs
@@ -400,7 +404,9 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
              + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
     foot = joints[:, toe] - joints[:, ankle]
     if mask[:, PELVIS].any():  # the body cannot come closer where the pelvis is hinted: point the foot first
-        foot = _pointed_feet(foot, hints[:, toe], joints[:, hip], reach, mask[:, toe] & mask[:, PELVIS])
+        # off the hinted frames (where the pointing fades out) the toe's target is the field's
+        toe_target = np.where(mask[:, toe, None], hints[:, toe], joints[:, toe] + field)
+        foot = _pointed_feet(foot, toe_target, joints[:, hip], reach, mask[:, toe] & mask[:, PELVIS])
     ankle_target = hints[:, toe] - foot  # at hinted frames; elsewhere the field's smooth target
     ankle_target = np.where(mask[:, toe, None], ankle_target, joints[:, ankle] + field)
     before = joints.copy()

@@ -360,6 +360,8 @@ def exported_features(joints: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
     joints = np.asarray(joints, dtype=np.float64)
     out = np.zeros(joints.shape[:2] + (FEATURE_DIM,), np.float32)
     for i, n in enumerate(int(n) for n in lengths):
+        if n < 2:
+            raise MotionLCMError(f"exported features need at least 2 frames per motion, got {n}")
         _, rigged = fit_rig(joints[i, :n])
         features = joints_to_features(torch.as_tensor(rigged), retarget=False).numpy()
         out[i, : n - 1] = features
