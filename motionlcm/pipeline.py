@@ -384,7 +384,7 @@ class MotionPipeline:
 
         from .body.smpl_pose import fit_rig
         from .control.exact import meet_hints
-        from .motion.features import joints_to_features
+        from .motion.features import framewise_features
 
         features, joints = features.clone(), joints.clone()
         reports = []
@@ -397,9 +397,7 @@ class MotionPipeline:
             _, rigged = fit_rig(joints[i, :n].cpu().numpy())
             corrected, report = meet_hints(rigged, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
             joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
-            recomputed = joints_to_features(torch.as_tensor(corrected), retarget=False).to(features.dtype)
-            features[i, : n - 1] = recomputed.to(features.device)
-            features[i, n - 1] = recomputed[-1].to(features.device)
+            features[i, :n] = framewise_features(torch.as_tensor(corrected), retarget=False).to(features)
             reports.append(dataclasses.asdict(report))
         return features, joints, reports
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MotionLCMError
-from ..motion.rotations import qbetween, quat_to_matrix
+from ..motion.rotations import axis_angle_to_matrix, qbetween, quat_to_matrix
 
 PELVIS, HEAD = 0, 15
 # (upper joint, middle joint, end joint) of the limbs an end-effector hint moves.
@@ -195,6 +195,12 @@ def _place_leg(joints: np.ndarray, frames: np.ndarray, side: int, ankle_target: 
     return reached
 
 
+def _limb_reach(joints: np.ndarray, upper_joint: int, middle: int, end: int) -> np.ndarray:
+    """(T,) length of a limb stretched straight (upper + lower bone)."""
+    return (np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1)
+            + np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1))
+
+
 def _shortfall(target: np.ndarray, root: np.ndarray, reach: np.ndarray, short: np.ndarray) -> np.ndarray:
     """(T, 3) move of a limb's root that brings ``target`` within the stretched limb's ``reach``, where ``short``."""
     gap = target - root
@@ -298,8 +304,7 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
         if not short.any():
             break
         # How far the shoulder must move so that the stretched arm's reach covers the target.
-        reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
-            np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
+        reach = _limb_reach(joints, upper_joint, middle, end)
         need = _shortfall(target, joints[:, upper_joint], reach, short)
         fixed = short
         if keep_head:  # the last round: a hinted head stays where the spine step put it
@@ -321,15 +326,6 @@ def _reach_with_arm(joints, hints, mask, end, upper_joint, middle, decay_frames,
             _arm_ik(joints, end, upper_joint, middle, target, frames)
 
 
-def _axis_rotations(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rotations (K, 3, 3) by ``angle`` (K,) about unit ``axis`` (K, 3) (Rodrigues)."""
-    x, y, z = axis[:, 0], axis[:, 1], axis[:, 2]
-    zero = np.zeros_like(x)
-    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
-    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-    return cos * np.eye(3) + sin * cross + (1 - cos) * axis[:, :, None] * axis[:, None, :]
-
-
 def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: float = 2.0) -> bool:
     """Where a hinted head fixes the spine and an arm still falls short, turn the shoulder girdle
     (collars and arms, rigidly, about the spine3 -> neck axis through spine3) by the least angle that
@@ -340,15 +336,14 @@ def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: flo
     spine3, neck = 9, 12
     axis = _unit(joints[:, neck] - joints[:, spine3])
     short = short & (np.linalg.norm(joints[:, neck] - joints[:, spine3], axis=-1) > 1e-6)  # no axis, no twist
-    reach = np.linalg.norm(joints[:, middle] - joints[:, upper_joint], axis=-1) + \
-        np.linalg.norm(joints[:, end] - joints[:, middle], axis=-1)
+    reach = _limb_reach(joints, upper_joint, middle, end)
     shoulder = joints[:, upper_joint] - joints[:, spine3]
     goal = target - joints[:, spine3]
     angles = np.deg2rad(np.arange(3.0, 93.0, 3.0))
     need = np.zeros(len(joints))
     best, best_angle = np.linalg.norm(shoulder - goal, axis=-1), np.zeros(len(joints))
     for angle in np.concatenate([angles, -angles])[np.argsort(np.concatenate([angles, angles]), kind="stable")]:
-        turned = np.einsum("kij,kj->ki", _axis_rotations(axis, np.full(len(joints), angle)), shoulder)
+        turned = np.einsum("kij,kj->ki", axis_angle_to_matrix(axis * angle), shoulder)
         dist = np.linalg.norm(turned - goal, axis=-1)
         fits = short & (need == 0) & (dist <= 0.999 * reach)
         need = np.where(fits, angle, need)
@@ -360,7 +355,7 @@ def _twist_shoulders(joints, target, upper_joint, middle, end, short, sigma: flo
     smooth = gaussian_filter1d(need, sigma, mode="nearest")  # never less turn than a frame needs
     angle = np.where(np.abs(smooth) < np.abs(need), need, smooth)
     frames = np.flatnonzero(np.abs(angle) > 1e-6)
-    rot = _axis_rotations(axis[frames], angle[frames])
+    rot = axis_angle_to_matrix(axis[frames] * angle[frames, None])
     pivot = joints[frames, spine3][:, None]
     upper = list(UPPER_BODY)
     joints[frames[:, None], upper] = pivot + np.einsum("kij,knj->kni", rot, joints[frames][:, upper] - pivot)
@@ -400,8 +395,7 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
     if not len(frames):
         return
     hip, knee = LEGS[toe][0], LEGS[toe][1]
-    reach = (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
-             + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+    reach = _limb_reach(joints, hip, knee, ankle)
     foot = joints[:, toe] - joints[:, ankle]
     if mask[:, PELVIS].any():  # the body cannot come closer where the pelvis is hinted: point the foot first
         # off the hinted frames (where the pointing fades out) the toe's target is the field's

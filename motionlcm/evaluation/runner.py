@@ -355,7 +355,7 @@ def exported_features(joints: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
     features to compare it with: a model's own features are not quite those of its own joints.
     """
     from ..body.smpl_pose import fit_rig
-    from ..motion.features import joints_to_features
+    from ..motion.features import framewise_features
 
     joints = np.asarray(joints, dtype=np.float64)
     out = np.zeros(joints.shape[:2] + (FEATURE_DIM,), np.float32)
@@ -363,13 +363,17 @@ def exported_features(joints: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
         if n < 2:
             raise MotionLCMError(f"exported features need at least 2 frames per motion, got {n}")
         _, rigged = fit_rig(joints[i, :n])
-        features = joints_to_features(torch.as_tensor(rigged), retarget=False).numpy()
-        out[i, : n - 1] = features
-        out[i, n - 1] = features[-1]  # features have one frame fewer than joints, as in MotionPipeline.meet_hints
+        out[i, :n] = framewise_features(torch.as_tensor(rigged), retarget=False).numpy()
     return out
 
 
 FEATURE_SOURCES = ("model", "exported")  # a sampled row's features: the model's own, or those of its exported joints
+
+
+def check_feature_source(features) -> str:
+    if features not in FEATURE_SOURCES:
+        raise MotionLCMError(f"method features must be one of {', '.join(FEATURE_SOURCES)}, got {features!r}")
+    return features
 
 
 class PipelineGenerator:
@@ -383,12 +387,18 @@ class PipelineGenerator:
     reconstructs = False
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, features: str = "model") -> None:
-        if features not in FEATURE_SOURCES:
-            raise MotionLCMError(f"features must be one of {', '.join(FEATURE_SOURCES)}, got {features!r}")
+        self.features = check_feature_source(features)
         self.pipe = pipe
         self.steps = int(steps or pipe.default_steps)
         self.guidance = None if guidance is None else float(guidance)
-        self.features = features
+
+    @property
+    def _features_label(self) -> str:
+        return " exported" if self.features == "exported" else ""
+
+    def _scored_features(self, out, lengths) -> np.ndarray:
+        """The features this row is scored on (the model's, or those of its exported joints)."""
+        return exported_features(out.joints, lengths) if self.features == "exported" else out.features
 
     @property
     def default_name(self) -> str:
@@ -401,13 +411,12 @@ class PipelineGenerator:
     @property
     def variant(self) -> str:
         """What tells this generator from the checkpoint's other rows (appended to a method's name)."""
-        return str(self.steps) + (" exported" if self.features == "exported" else "")
+        return str(self.steps) + self._features_label
 
     def generate(self, batch: EvalBatch) -> Generated:
         out = self.pipe(batch.texts, [int(n) for n in batch.lengths], num_steps=self.steps, guidance=self.guidance,
                         seed=batch.seeds)
-        features = exported_features(out.joints, batch.lengths) if self.features == "exported" else out.features
-        return Generated(features, dict(out.timings))
+        return Generated(self._scored_features(out, batch.lengths), dict(out.timings))
 
     def describe(self) -> dict[str, Any]:
         return {"checkpoint": str(self.pipe.name), "kind": self.pipe.kind, "steps": self.steps,
@@ -445,8 +454,7 @@ class ControlledGenerator(PipelineGenerator):
         tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
         exact = " +exact" if self.exact else ""
         refined = " -refine" if self.exact and not self.refine else ""
-        exported = " exported" if self.features == "exported" else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{exported}"
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{self._features_label}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
@@ -454,8 +462,8 @@ class ControlledGenerator(PipelineGenerator):
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
                         exact_hints=self.exact, hint_refinement=self.refine)
-        features = exported_features(out.joints, lengths) if self.features == "exported" else out.features
-        return Generated(features, dict(out.timings), control_and_skating(out.joints, hints, hint_mask, lengths))
+        return Generated(self._scored_features(out, lengths), dict(out.timings),
+                         control_and_skating(out.joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
@@ -513,8 +521,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 features="model") -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
-        if features not in FEATURE_SOURCES:  # before the checkpoint loads
-            raise MotionLCMError(f"method features must be one of {', '.join(FEATURE_SOURCES)}, got {features!r}")
+        check_feature_source(features)  # before the checkpoint loads
         pipe, counts = pipeline(path), _step_list(step_list)
         if control is None and tune_steps is None:
             generators = [PipelineGenerator(pipe, n, scale, features) for n in counts]

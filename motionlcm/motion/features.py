@@ -172,6 +172,13 @@ def joints_to_features(joints: torch.Tensor, retarget: bool = True) -> torch.Ten
     return _features_of_canonical(_canonicalise(joints, retarget))
 
 
+def framewise_features(joints: torch.Tensor, retarget: bool = True) -> torch.Tensor:
+    """:func:`joints_to_features` with one row per joint frame (T, 263): features have one frame
+    fewer than their joints, so the last row repeats the one before (how generated clips are padded)."""
+    features = joints_to_features(joints, retarget)
+    return torch.cat([features, features[-1:]], 0)
+
+
 def batch_joints_to_features(joints: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched version: joints (B, T, 22, 3) with valid ``lengths`` -> features (B, T-1, 263), mask.
 
@@ -255,6 +262,6 @@ def yaw_degrees_per_second(features: np.ndarray, fps: float = 20.0) -> np.ndarra
 __all__ = [
     "FEATURE_DIM", "FEATURE_GROUPS", "ROOT_YAW", "ROOT_VEL_XZ", "ROOT_HEIGHT", "RIC", "ROT6D",
     "LOCAL_VEL", "CONTACTS", "FOOT_CONTACT_THRESHOLD", "accepted_joint_array", "gaussian_smooth",
-    "foot_contacts", "joints_to_features", "batch_joints_to_features", "recover_root",
+    "foot_contacts", "joints_to_features", "framewise_features", "batch_joints_to_features", "recover_root",
     "features_to_joints", "features_to_joints_fk", "yaw_degrees_per_second",
 ]
