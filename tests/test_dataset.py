@@ -135,3 +135,42 @@ def test_datamodule_from_hydra_config(small_dataset):
     assert batch["motion"].shape[0] == 2 and batch["mask"].dtype == torch.bool
     val = next(iter(dm.val_dataloader()))
     assert val["lengths"].tolist() == [80]
+
+
+def _one_motion_dataset(root, features: np.ndarray, caption: str):
+    """A one-motion HumanML3D-layout folder (train split) with unit statistics."""
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    np.save(root / "new_joint_vecs" / "m0.npy", features.astype(np.float32))
+    tokens = " ".join(f"{word}/X" for word in caption.lower().rstrip(".").split())
+    (root / "texts" / "m0.txt").write_text(f"{caption}#{tokens}#0.0#0.0\n")
+    (root / "train.txt").write_text("m0\n")
+    np.save(root / "Mean.npy", np.zeros(263, np.float32))
+    np.save(root / "Std.npy", np.ones(263, np.float32))
+    return root
+
+
+def test_mirrored_samples_turn_the_other_way(tmp_path):
+    from motionlcm.data.synth import synthesize_motion
+    from motionlcm.evaluation.prompt_checks import check_actions
+    from motionlcm.motion.features import features_to_joints, joints_to_features
+
+    joints, _, meta = synthesize_motion(np.random.default_rng([7, 1]), family="turn", num_actions=1)
+    action = dict(meta["actions"][0])
+    features = joints_to_features(joints)
+    root = _one_motion_dataset(tmp_path / "ds", features, f"a person turns to the {action['direction']}.")
+    other = {"left": "right", "right": "left"}[action["direction"]]
+    plain = HumanML3DDataset(root, "train", mode="window", window=10_000, mirror_prob=0.0)
+    mirrored = HumanML3DDataset(root, "train", mode="window", window=10_000, mirror_prob=1.0)
+    item, flipped = plain[0], mirrored[0]
+    assert item["name"] == "m0" and flipped["name"] == "m0#M"  # a per-crop cache keeps them apart
+    assert flipped["text"] == f"a person turns to the {other}."
+    assert flipped["tokens"] == ("a/X", "person/X", "turns/X", "to/X", "the/X", f"{other}/X")
+    assert check_actions(features_to_joints(item["motion"].numpy()), [action])[0].passed
+    back = features_to_joints(flipped["motion"].numpy())
+    assert check_actions(back, [dict(action, direction=other)])[0].passed
+    assert not check_actions(back, [action])[0].passed
+    # Training modes draw the mirror with mirror_prob; eval mode never mirrors.
+    assert HumanML3DDataset(root, "train", mode="eval", mirror_prob=1.0)[0]["name"] == "m0"
+    with pytest.raises(MotionLCMError, match="mirror_prob"):
+        HumanML3DDataset(root, "train", mirror_prob=1.5)

@@ -28,6 +28,7 @@ class MotionDataModule(L.LightningDataModule):
         window: int = 64,
         max_motion_length: int = 196,
         progress: bool = False,
+        mirror_prob: float = 0.0,
     ):
         super().__init__()
         self.root = Path(root)
@@ -36,7 +37,8 @@ class MotionDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
-        self.dataset_kwargs = dict(unit_length=unit_length, window=window, max_motion_length=max_motion_length, progress=progress)
+        self.dataset_kwargs = dict(unit_length=unit_length, window=window, max_motion_length=max_motion_length, progress=progress,
+                                   mirror_prob=mirror_prob)
         self.mode = mode
         self.mean, self.std = load_mean_std(self.root)
         self.datasets: dict[str, HumanML3DDataset] = {}

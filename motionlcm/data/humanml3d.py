@@ -21,6 +21,7 @@ from ..errors import MotionLCMError
 from ..io import load_npy
 from ..motion import FPS
 from ..motion.features import FEATURE_DIM
+from ..motion.mirror import mirror_caption, mirror_features
 
 MIN_FRAMES = 40
 MAX_FRAMES_EXCLUSIVE = 200
@@ -185,6 +186,12 @@ class HumanML3DDataset(Dataset):
     shorter), as used to train the VAE. ``mode="eval"`` is deterministic: the whole sample and
     its first caption. Randomness comes from torch's global generator, which DataLoader seeds
     per worker, so runs are reproducible under ``torch.manual_seed`` / Lightning's seeding.
+
+    ``mirror_prob`` (training modes only): the chance that a drawn sample comes mirrored left /
+    right, caption included ("turns left" -> "turns right"), as HumanML3D's ``M`` copies are
+    made offline. It gives the model pairs that differ only in side and direction words; leave
+    it at 0 for HumanML3D itself, whose ``M`` files are already in the splits. A mirrored crop's
+    ``name`` ends in ``#M`` so per-crop caches keep it apart from the original.
     """
 
     def __init__(
@@ -199,9 +206,13 @@ class HumanML3DDataset(Dataset):
         std: np.ndarray | None = None,
         samples: list[MotionSample] | None = None,
         progress: bool = False,
+        mirror_prob: float = 0.0,
     ):
         if mode not in ("text", "window", "crop", "eval"):
             raise MotionLCMError(f"unknown dataset mode {mode!r}; use text, window, crop or eval")
+        if isinstance(mirror_prob, bool) or not isinstance(mirror_prob, (int, float)) or not 0.0 <= mirror_prob <= 1.0:
+            raise MotionLCMError(f"data.mirror_prob must be a probability in [0, 1], got {mirror_prob!r}")
+        self.mirror_prob = float(mirror_prob) if mode != "eval" else 0.0
         self.root = Path(root)
         if not self.root.is_dir():
             raise MotionLCMError(f"dataset directory not found: {self.root}")
@@ -242,12 +253,16 @@ class HumanML3DDataset(Dataset):
                 length = min(self.window, len(motion))
             start = int(torch.randint(0, len(motion) - length + 1, (1,)))
             motion = motion[start : start + length]
+        text, tokens, name = caption.text, caption.tokens, sample.name
+        if self.mirror_prob > 0.0 and float(torch.rand(())) < self.mirror_prob:
+            motion = mirror_features(np.asarray(motion, np.float32))
+            text, tokens, name = mirror_caption(text), type(tokens)(mirror_caption(t) for t in tokens), f"{name}#M"
         return {
             "motion": torch.from_numpy(self.normalize(motion).astype(np.float32)),
             "length": len(motion),
-            "text": caption.text,
-            "tokens": caption.tokens,
-            "name": sample.name,
+            "text": text,
+            "tokens": tokens,
+            "name": name,
             "start": start,  # first frame of the crop: (name, start, length) identifies it
         }
 
