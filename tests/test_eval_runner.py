@@ -503,3 +503,29 @@ def test_an_unknown_feature_source_fails_before_loading(trained, evaluator_dir, 
     with pytest.raises(MotionLCMError, match="takes no features"):
         evaluate_text_to_motion([{"vae": trained["lcm"], "features": "exported"}], trained["dataset"], evaluator_dir,
                                 split=SPLIT, quick=True, progress=False, device="cpu")
+
+
+def test_prompt_checks_judge_the_drawn_caption():
+    """A motion turned the other way passes under its caption "turns around" and fails under
+    "turns around to the left" (the corpus records which captions leave the side open)."""
+    from motionlcm.data.humanml3d import MotionSample
+    from motionlcm.data.synth.compose import synthesize_motion
+    from motionlcm.evaluation.runner import EvalItem, PromptChecker
+    from motionlcm.motion.mirror import mirror_joints
+
+    for seed in range(200):
+        joints, _, meta = synthesize_motion(np.random.default_rng([21, seed]), family="turn", num_actions=1)
+        if len(meta["actions"]) == 1 and meta["actions"][0]["degrees"] == 180.0:
+            break
+    side = meta["actions"][0]["direction"]
+    meta["captions"] = [{"text": "a person turns around", "sideless": [0]},
+                        {"text": f"a person turns around to the {side}", "sideless": []}]
+    frames = len(joints) - 1
+    sample = MotionSample("000001", np.zeros((frames, 263), np.float32),
+                          [Caption(c["text"], ()) for c in meta["captions"]])
+    checker = PromptChecker([sample], {"000001": meta})
+    other_way = np.asarray(mirror_joints(joints[:frames].astype(np.float32)))
+    open_caption, named_caption = (EvalItem(0, c, 0, frames) for c in sample.captions)
+    assert checker([open_caption], [other_way])["prompt_ok"] == 1.0
+    assert checker([named_caption], [other_way])["prompt_ok"] == 0.0
+    assert checker([named_caption], [joints[:frames]])["prompt_ok"] == 1.0

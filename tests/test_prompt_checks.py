@@ -279,3 +279,34 @@ def test_bad_inputs_raise_user_errors():
         check_actions(joints[:, :20], actions)
     with pytest.raises(MotionLCMError, match="metadata"):
         prompt_following([joints], [])
+
+
+@pytest.mark.parametrize("family, want", [("turn", {"degrees": 180.0}), ("spin", {}), ("kneel", {}), ("jog", {"path": "circle_ccw"})])
+def test_a_caption_that_names_no_side_accepts_either_side(family, want):
+    """"turns around" / "kneels on one knee" / "jogs in a circle": the mirrored motion fails the
+    metadata's side but passes once the caption leaves it open; the amount still counts."""
+    from motionlcm.evaluation.prompt_checks import caption_actions
+
+    joints, actions = single(family, want)[0]
+    assert first_check(joints, actions).passed
+    assert not first_check(mirrored(joints), actions).passed
+    opened = caption_actions(actions, [0])
+    assert opened[0] != actions[0] and actions == single(family, want)[0][1]  # a copy; the input is untouched
+    assert first_check(mirrored(joints), opened).passed
+    assert first_check(joints, opened).passed
+    assert not first_check(frozen(joints), opened).passed
+
+
+def test_sides_a_caption_names_stay_strict():
+    from motionlcm.evaluation.prompt_checks import caption_actions, sideless_of
+
+    joints, actions = single("kick", {"leg": "right"})[0]
+    assert caption_actions(actions, [0]) == actions  # a kick's phrase always names its leg: nothing to open
+    assert not first_check(mirrored(joints), caption_actions(actions, [0])).passed
+    joints, actions = single("turn", {"degrees": 90.0})[0]
+    assert not first_check(mirrored(joints), caption_actions(actions, [])).passed
+    with pytest.raises(MotionLCMError, match="action 3"):
+        caption_actions(actions, [3])
+    meta = {"actions": actions, "captions": [{"text": "a person turns", "sideless": [0]}, {"text": "turns left", "sideless": []}]}
+    assert sideless_of(meta, "a person turns") == (0,) and sideless_of(meta, "turns left") == ()
+    assert sideless_of(meta, "not a caption of it") == () and sideless_of({"actions": actions}, "a person turns") == ()

@@ -366,3 +366,20 @@ def test_caption_grammar():
     assert [t.word for t in tokens][0] == "waves"
     assert [t.tagged() for t in tokens][0] == "wave/VERB" and tokens[-2].tagged() == "hand/NOUN"
     assert tokens[2].tagged() in ("his/DET", "the/DET") and tokens[3].tagged() == "left/ADJ"
+
+
+def test_metadata_records_the_captions_that_leave_a_side_open():
+    """Per caption (file order), the actions whose phrase names no side: for one-action motions,
+    exactly the captions without left / right / (counter)clockwise."""
+    side_word = re.compile(r"\b(left|right|clockwise|counterclockwise)\b", re.IGNORECASE)
+    opened = named = 0
+    for family in ("turn", "spin", "kneel"):
+        for seed in range(12):
+            _, captions, meta = synthesize_motion(np.random.default_rng([9, seed]), family=family, num_actions=1)
+            assert [c["text"] for c in meta["captions"]] == [text for text, _ in captions]
+            if len(meta["actions"]) != 1:  # a closing idle ("then stays still") may follow
+                continue
+            for (text, _), entry in zip(captions, meta["captions"]):
+                assert entry["sideless"] == ([] if side_word.search(text) else [0]), text
+                opened, named = opened + bool(entry["sideless"]), named + (not entry["sideless"])
+    assert opened > 3 and named > 3  # both kinds occur

@@ -92,6 +92,15 @@ up to 3 and +-1 above):
 
 :func:`load_synth_meta` reads the metadata; :func:`check_actions` checks one clip and
 :func:`prompt_following` a set of clips.
+
+The caption that was generated from. Some captions leave an action's side open ("turns
+around", "spins around", "kneels on one knee", "punches with both fists", "looks around",
+"jogs in a circle"); the metadata still records the side the corpus motion took. A generated
+clip is judged against what its caption says, so :func:`caption_actions` opens those sides
+(corpus 1.1 records them per caption, ``synth_meta.json``: ``captions[i]["sideless"]``): a turn
+or spin then counts either way (the amount still counts), a kneel on either knee, alternating
+punches or a look starting on either side, a curve or circle either way (20..220 deg / >= 240
+deg). Older corpora without that record are judged strictly.
 """
 
 from __future__ import annotations
@@ -319,6 +328,10 @@ def _check_locomotion(clip: _Clip, a: dict, s: int, e: int, r: _Result) -> None:
     elif path_kind in ("circle_ccw", "circle_cw"):
         sign = 1 if path_kind == "circle_ccw" else -1
         r.need(sign * turn >= 240, f"circled {_turn_word(turn)}, wanted >= 240 {'left' if sign > 0 else 'right'}")
+    elif path_kind == "curve":  # a caption that names no side (caption_actions)
+        r.need(20 <= abs(turn) <= 220, f"curved {abs(turn):.0f} deg, wanted 20-220 either way")
+    elif path_kind == "circle":
+        r.need(abs(turn) >= 240, f"circled {abs(turn):.0f} deg, wanted >= 240 either way")
     kind = a.get("kind", a["family"])
     # Walking keeps a foot on the floor; jogging and running have flight phases.
     flight = float(_feet_clearance(clip, s, e)[s:e].max())
@@ -803,6 +816,37 @@ def _check_all(joints: np.ndarray, actions: Sequence[dict], fps: float) -> list[
     return out
 
 
+# The side-valued parameters a caption can leave open, per family (the others always name their side).
+_OPEN_SIDES = {"turn": ("direction",), "spin": ("direction",), "kneel": ("side",), "punch": ("first",), "idle": ("first",)}
+_OPEN_PATHS = {"curve_left": "curve", "curve_right": "curve", "circle_ccw": "circle", "circle_cw": "circle"}
+
+
+def caption_actions(actions: Sequence[dict], sideless: Sequence[int] = ()) -> list[dict]:
+    """``actions`` as one caption states them: for each action index in ``sideless`` (its phrase
+    names no side, ``synth_meta.json`` ``captions[i]["sideless"]``), the side it leaves open is
+    dropped, so either side passes (see the module notes). Returns new dicts; others unchanged."""
+    out = [dict(a) for a in actions]
+    for index in sideless:
+        if not 0 <= int(index) < len(out):
+            raise MotionLCMError(f"caption metadata names action {index}, but the motion has {len(out)}")
+        a = out[int(index)]
+        for key in _OPEN_SIDES.get(a.get("family"), ()):
+            if a.get(key) in SIDE_INDEX:
+                del a[key]
+        if a.get("family") in ("walk", "jog", "run") and a.get("path") in _OPEN_PATHS:
+            a["path"] = _OPEN_PATHS[a["path"]]
+    return out
+
+
+def sideless_of(meta: dict, caption: str) -> tuple[int, ...]:
+    """The actions whose side ``caption`` leaves open, from one motion's ``synth_meta.json`` entry;
+    () when the corpus does not record it (version 1.0) or the caption is not among its captions."""
+    for entry in meta.get("captions") or ():
+        if isinstance(entry, dict) and entry.get("text") == caption:
+            return tuple(int(i) for i in entry.get("sideless", ()))
+    return ()
+
+
 def check_actions(joints: np.ndarray, actions: list[dict], fps: float = 20.0) -> list[ActionCheck]:
     """One :class:`ActionCheck` per action of ``actions`` (``synth_meta.json`` entries) on ``joints``."""
     return [c for c, _ in _check_all(joints, actions, fps)]
@@ -862,4 +906,5 @@ def load_synth_meta(root) -> dict[str, dict]:
     return motions
 
 
-__all__ = ["ActionCheck", "check_actions", "prompt_following", "load_synth_meta", "action_segments", "FAMILIES"]
+__all__ = ["ActionCheck", "check_actions", "caption_actions", "sideless_of", "prompt_following", "load_synth_meta", "action_segments",
+           "FAMILIES"]

@@ -677,12 +677,14 @@ class PromptChecker:
         return cls(samples, meta)
 
     def __call__(self, items: Sequence[EvalItem], clips: Sequence[np.ndarray]) -> dict[str, float]:
-        from .prompt_checks import prompt_following
+        from .prompt_checks import caption_actions, prompt_following, sideless_of
 
         motions, metas = [], []
         for item, clip in zip(items, clips):
-            actions = crop_actions(self.meta[self.samples[item.sample].name.split("#")[0]]["actions"],
-                                   item.start, item.length)
+            meta = self.meta[self.samples[item.sample].name.split("#")[0]]
+            # Judged against what the drawn caption says: sides it leaves open count either way.
+            stated = caption_actions(meta["actions"], sideless_of(meta, item.caption.text))
+            actions = crop_actions(stated, item.start, item.length)
             if actions is not None:
                 motions.append(clip)
                 metas.append({"actions": actions})

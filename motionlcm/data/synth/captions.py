@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 
 from .spec import ActionSpec
@@ -725,11 +727,18 @@ _TEMPLATES = {
 }
 
 
-def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[str, str]:
-    """One caption for a sequence of actions: (text, tokens as ``word/POS`` separated by spaces)."""
+# A phrase without one of these words leaves the action's side open ("turns around", "kneels on
+# one knee"): the prompt checks then accept either side for that caption (``sideless``).
+_SIDE_WORDS = re.compile(r"\b(left|right|clockwise|counterclockwise)\b")
+
+
+def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[str, str, tuple[int, ...]]:
+    """One caption for a sequence of actions: (text, tokens as ``word/POS`` separated by spaces,
+    the indices of the actions whose phrase names no side or turning sense)."""
     subject = SUBJECTS[int(rng.integers(0, len(SUBJECTS)))]
     template = _pick(rng, _TEMPLATES[len(specs)])
     tokens: list[Token] = []
+    sideless: list[int] = []
     for part in template.split():
         if part == "{S}":
             tokens += [_word_token(w) for w in subject.words.split()]
@@ -737,7 +746,10 @@ def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[
             slot = part[1:-1]
             index, _, form = slot.partition("@")
             phrase = DESCRIBE[specs[int(index)].family](specs[int(index)].params, rng)
-            tokens += render_phrase(phrase, "ing" if form == "ing" else "third", subject, rng)
+            rendered = render_phrase(phrase, "ing" if form == "ing" else "third", subject, rng)
+            if not any(_SIDE_WORDS.search(t.word.lower()) for t in rendered):
+                sideless.append(int(index))
+            tokens += rendered
         elif part == "is":
             tokens.append(Token("is", "AUX", "be"))
         elif part == ",":
@@ -752,19 +764,19 @@ def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[
     if rng.random() < 0.4:
         text += "."
     tagged = " ".join(t.tagged() for t in tokens if t.pos != "PUNCT")
-    return text, tagged
+    return text, tagged, tuple(sorted(sideless))
 
 
-def motion_captions(specs: list[ActionSpec], rng: np.random.Generator, count: int = 3) -> list[tuple[str, str]]:
-    """``count`` different captions (text, tokens) for the same motion."""
-    out: list[tuple[str, str]] = []
+def motion_captions(specs: list[ActionSpec], rng: np.random.Generator, count: int = 3) -> list[tuple[str, str, tuple[int, ...]]]:
+    """``count`` different captions (text, tokens, sideless action indices) for the same motion."""
+    out: list[tuple[str, str, tuple[int, ...]]] = []
     seen = set()
     for _ in range(50):
-        text, tokens = compose_caption(specs, rng)
+        text, tokens, sideless = compose_caption(specs, rng)
         key = tokens
         if key not in seen:
             seen.add(key)
-            out.append((text, tokens))
+            out.append((text, tokens, sideless))
         if len(out) == count:
             break
     while len(out) < count:  # tiny grammars for a family may run out of variants

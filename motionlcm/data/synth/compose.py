@@ -127,13 +127,16 @@ def synthesize_motion(
     style = sample_style(rng)
     specs = plan_sequence(rng, style, family, num_actions)
     joints = solve_joints(perform_sequence(specs, style))
-    captions = motion_captions(specs, rng, num_captions)
+    described = motion_captions(specs, rng, num_captions)
+    captions = [(text, tokens) for text, tokens, _ in described]
     meta = {
         "families": [s.family for s in specs],
         "actions": [
             {"family": s.family, "frames": int(s.frames), **{k: _plain(s.params[k]) for k in LABEL_KEYS if k in s.params}}
             for s in specs
         ],
+        # Per caption (in the order of texts/ID.txt): the actions whose side it leaves open.
+        "captions": [{"text": text, "sideless": list(sideless)} for text, _, sideless in described],
     }
     return joints, captions, meta
 
