@@ -277,3 +277,47 @@ def test_a_wrist_beyond_reach_with_the_head_hinted_is_met_by_turning_the_shoulde
     assert report.unreachable == 0 and report.max_after < 1e-6
     np.testing.assert_allclose(corrected[:, 15], motion[:, 15], atol=1e-6)
     np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-6)
+
+
+def test_dense_hints_fill_short_gaps_from_the_interpolated_miss():
+    """Between hinted frames at most max_gap apart the target is the joint plus the PCHIP of its
+    misses: a constant miss gives joint + that miss; a longer gap and unhinted joints stay open."""
+    from motionlcm.control.exact import densify_hints
+
+    frames = 40
+    joints = np.zeros((frames, 22, 3))
+    joints[:, 0, 0] = np.sin(np.arange(frames) / 3.0)  # detail between hints that the fill keeps
+    hints, mask = np.zeros_like(joints), np.zeros((frames, 22), bool)
+    hinted = [0, 3, 6, 9, 30]  # gaps of 3 frames, then one of 21
+    mask[hinted, 0] = True
+    hints[hinted, 0] = joints[hinted, 0] + [0.5, 0.0, -0.2]
+    dense, dense_mask = densify_hints(hints, mask, max_gap=6, joints=joints)
+    assert dense_mask[:10, 0].all() and not dense_mask[10:30, 0].any() and dense_mask.sum() == 11
+    np.testing.assert_allclose(dense[:10, 0], joints[:10, 0] + [0.5, 0.0, -0.2], atol=1e-12)
+    np.testing.assert_array_equal(dense[hinted, 0], hints[hinted, 0])
+    assert not mask[1, 0] and dense_mask[1, 0]  # the inputs are not changed
+
+
+def test_dense_hints_change_nothing_that_already_meets_them(motion):
+    rng = np.random.default_rng(4)
+    mask = np.zeros(motion.shape[:2], bool)
+    mask[np.sort(rng.choice(len(motion), len(motion) // 4, replace=False))[:, None], list(SUPPORTED)] = True
+    corrected, report = meet_hints(motion, motion, mask)
+    assert report.max_after < 1e-9
+    np.testing.assert_allclose(corrected, motion, atol=1e-9)
+
+
+def test_a_knee_bends_over_its_toes():
+    """Leg IK with a preferred bend direction: the knee ends on that side of the hip-ankle line,
+    whatever side the knee started on."""
+    hip = np.array([[0.0, 1.0, 0.0]])
+    knee = np.array([[0.0, 0.55, -0.05]])  # bent backwards
+    ankle = np.array([[0.0, 0.1, 0.0]])
+    target = np.array([[0.0, 0.2, 0.0]])
+    new_knee, new_ankle, reached = two_bone_ik(hip, knee, ankle, target, pole_hint=np.array([[0.0, 0.0, 1.0]]))
+    assert reached.all() and new_knee[0, 2] > 0.05
+    np.testing.assert_allclose(new_ankle, target, atol=1e-9)
+    assert np.isclose(np.linalg.norm(new_knee - hip), np.linalg.norm(knee - hip))
+    # a hint along the limb says nothing: the knee keeps its own side
+    along = two_bone_ik(hip, knee, ankle, target, pole_hint=np.array([[0.0, 1.0, 0.0]]))[0]
+    assert along[0, 2] < -0.05
