@@ -298,3 +298,34 @@ def test_control_errors_leave_out_sequences_without_hints_and_are_nan_without_an
     assert control_errors(joints[:2], hints[:2], mask[:2]) == both  # the hint-less sequence changes nothing
     empty = control_errors(joints, hints, torch.zeros_like(mask))
     assert set(empty) == set(both) and all(math.isnan(v) for v in empty.values())
+
+
+def test_hint_acceleration_spike_known_answers():
+    """A sine-swinging joint: the peak near a hint over the clip's 95th percentile is about 1; a
+    5 cm jump at a hinted frame makes it the jump's second difference over that percentile."""
+    from motionlcm.evaluation.metrics import hint_acceleration_spike
+
+    frames = 100
+    t = np.arange(frames)
+    joints = np.zeros((frames, 22, 3))
+    joints[:, 20, 0] = 0.1 * np.sin(2 * np.pi * t / 20)
+    mask = np.zeros((frames, 22), bool)
+    mask[[20, 50, 80], 20] = True
+    accel = np.abs(np.diff(joints[:, 20, 0], 2))
+    p95 = np.percentile(accel, 95)
+    near = [accel[f - 1 + o] for f in (20, 50, 80) for o in range(-2, 3)]
+    assert hint_acceleration_spike(joints, mask) == pytest.approx(max(near) / p95)
+    assert hint_acceleration_spike(joints, mask) <= 1.05
+    jumped = joints.copy()
+    jumped[50, 20, 2] += 0.05  # off the swing's axis: the second difference there is 2 x 5 cm
+    expected = np.linalg.norm(np.diff(jumped[:, 20], 2, axis=0), axis=-1)
+    assert hint_acceleration_spike(jumped, mask) == pytest.approx(expected[49] / np.percentile(expected, 95))
+    assert hint_acceleration_spike(jumped, mask) > 8
+    far = np.zeros_like(mask)
+    far[[10, 90], 20] = True  # the jump is 40 frames from any hint: not counted
+    assert hint_acceleration_spike(jumped, far) <= 1.05
+    # batches: lengths cut each sequence; a sequence without hints is left out
+    batch = np.stack([jumped, joints])
+    masks = np.stack([mask, np.zeros_like(mask)])
+    assert hint_acceleration_spike(batch, masks, lengths=[100, 100]) == pytest.approx(hint_acceleration_spike(jumped, mask))
+    assert np.isnan(hint_acceleration_spike(joints, np.zeros_like(mask)))

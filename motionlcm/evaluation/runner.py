@@ -61,7 +61,7 @@ RECONSTRUCTION_COLUMNS = ("MPJPE", "PA-MPJPE", "AccelErr")
 PROMPT_OVERALL, PROMPT_MOTIONS, PROMPT_FAMILY = "prompt_ok", "prompt_ok_motions", "prompt_ok/"  # rule-based checks
 PHYSICS_COLUMNS = ("jitter", "bone_std_cm", "foot_lifts_per_s", "foot_skating", "penetration_cm", "floating_cm")
 # OmniControl / MotionLCM control columns (errors over the controlled points; skating over all frames)
-CONTROL_COLUMNS = ("traj_err_50cm", "loc_err_50cm", "avg_err", "max_err", "skating")
+CONTROL_COLUMNS = ("traj_err_50cm", "loc_err_50cm", "avg_err", "max_err", "skating", "accel_spike")
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 AITS_PARTS = ("text", "denoise", "decode", "tuning")  # tuning: consistency latent tuning, when used
 
@@ -304,6 +304,7 @@ def crop_hints(batch: EvalBatch, joints, density) -> tuple[torch.Tensor, torch.T
 def control_and_skating(joints, hints: torch.Tensor, hint_mask: torch.Tensor, lengths: list[int]) -> dict[str, float]:
     errors = M.control_errors(joints, hints, hint_mask)
     errors["skating"] = M.foot_skating_ratio(joints, lengths=lengths)
+    errors["accel_spike"] = M.hint_acceleration_spike(joints, hint_mask, lengths=lengths)
     return errors
 
 
@@ -998,8 +999,8 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append(f"| {m['name']} | " + " | ".join(cells) + " |")
     controlled = [m for m in methods if "avg_err" in m["metrics"]]
     if controlled:
-        lines += ["", "| Method | Traj. err (50 cm) | Loc. err (50 cm) | Avg. err (m) | Max. err (m) | Foot skating |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| Method | Traj. err (50 cm) | Loc. err (50 cm) | Avg. err (m) | Max. err (m) | Foot skating | "
+                  "Accel. at hints / p95 |", "|---|---|---|---|---|---|---|"]
         for m in controlled:
             lines.append(f"| {m['name']} | " + " | ".join(_cell(m["metrics"], n, 4) for n in CONTROL_COLUMNS) + " |")
     return "\n".join(lines)
