@@ -40,8 +40,10 @@ class ExportCheckpoint(Callback):
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        self.exported = False
 
     def _export(self, trainer: L.Trainer, stage) -> None:
+        self.exported = True
         if trainer.is_global_zero:
             mean, std = stage.mean.cpu().numpy(), stage.std.cpu().numpy()
             save_checkpoint(self.directory, stage.kind, {**stage.export_config(), "trained_steps": trainer.global_step},
@@ -53,6 +55,12 @@ class ExportCheckpoint(Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._export(trainer, pl_module)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        # resume= from a checkpoint already at max_steps runs no training loop (no on_train_end):
+        # export its weights all the same, so `resume=ckpt trainer.max_steps=<its step>` exports it.
+        if not self.exported:
+            self._export(trainer, pl_module)
 
 
 # Keys of ``cfg.stage`` the runner reads itself; every other key is a keyword argument of its ``_target_``.
