@@ -281,7 +281,8 @@ def test_bad_inputs_raise_user_errors():
         prompt_following([joints], [])
 
 
-@pytest.mark.parametrize("family, want", [("turn", {"degrees": 180.0}), ("spin", {}), ("kneel", {}), ("jog", {"path": "circle_ccw"})])
+@pytest.mark.parametrize("family, want",
+                         [("turn", {"degrees": 180.0}), ("spin", {}), ("kneel", {}), ("jog", {"path": "circle_ccw"})])
 def test_a_caption_that_names_no_side_accepts_either_side(family, want):
     """"turns around" / "kneels on one knee" / "jogs in a circle": the mirrored motion fails the
     metadata's side but passes once the caption leaves it open; the amount still counts."""

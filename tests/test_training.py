@@ -58,6 +58,22 @@ def test_resume_continues_at_the_saved_step(trained, tmp_path):
     assert (rec.start_step, rec.end_step) == (2, 6)
 
 
+def test_resuming_a_checkpoint_at_max_steps_exports_its_weights(trained, tmp_path):
+    """resume=ckpt trainer.max_steps=<its step> runs no step but exports that checkpoint's weights."""
+    from safetensors.torch import load_file
+
+    step2 = trained["base"] / "vae" / "checkpoints" / "step2.ckpt"
+    cfg = compose_config(["stage=vae", *common(trained["dataset"], tmp_path / "at2", steps=2), *TINY_VAE, f"resume={step2}"])
+    export = Path(train(cfg))
+    assert (export / "config.yaml").is_file()
+    saved = torch.load(step2, map_location="cpu", weights_only=False)["state_dict"]  # our own test checkpoint
+    weights = load_file(export / "model.safetensors")
+    vae_keys = [k for k in weights if k.startswith("vae.")]
+    assert vae_keys
+    for key in vae_keys:
+        torch.testing.assert_close(weights[key], saved[key], rtol=0, atol=0)
+
+
 def test_mld_step_lowers_the_loss_on_a_tiny_set(trained):
     from motionlcm.data.humanml3d import HumanML3DDataset, collate_motions
     from motionlcm.training.stages import MLDStage

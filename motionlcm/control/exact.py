@@ -18,7 +18,8 @@ motion as it was:
 3. **Head**: the spine chain (pelvis to head) bends to put the head on its target (FABRIK with
    the pelvis fixed); collars and arms move rigidly with the upper spine.
 4. **Wrists and feet**: two-bone IK of the arm (shoulder-elbow-wrist) or leg (hip-knee-ankle,
-   the foot keeping its orientation), the elbow in its current bend plane, the knee of a hinted foot bending over its toes. Where the
+   the foot keeping its orientation), the elbow in its current bend plane, the knee of a hinted
+   foot bending over its toes. Where the
    stretched limb falls short, the chain grows: the upper body leans about the pelvis towards a
    wrist target, and the body shifts towards a foot target (where the pelvis has no hint of its
    own), each as a smooth field again, then the limb reaches. Where the pelvis is hinted too, a

@@ -906,5 +906,5 @@ def load_synth_meta(root) -> dict[str, dict]:
     return motions
 
 
-__all__ = ["ActionCheck", "check_actions", "caption_actions", "sideless_of", "prompt_following", "load_synth_meta", "action_segments",
-           "FAMILIES"]
+__all__ = ["ActionCheck", "check_actions", "caption_actions", "sideless_of", "prompt_following", "load_synth_meta",
+           "action_segments", "FAMILIES"]
