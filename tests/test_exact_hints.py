@@ -321,3 +321,16 @@ def test_a_knee_bends_over_its_toes():
     # a hint along the limb says nothing: the knee keeps its own side
     along = two_bone_ik(hip, knee, ankle, target, pole_hint=np.array([[0.0, 1.0, 0.0]]))[0]
     assert along[0, 2] < -0.05
+
+
+@pytest.mark.parametrize("toe", [10, 11])
+def test_a_moved_foot_at_a_quarter_of_the_frames_is_met_where_the_body_must_shift(motion, toe):
+    """The toe moved 10 cm at 25 % of the frames, pelvis free: where the leg falls short the body
+    shifts; the shift between those frames must not pull another hinted frame out of reach."""
+    rng = np.random.default_rng(0)
+    mask = np.zeros(motion.shape[:2], bool)
+    mask[np.sort(rng.choice(len(motion), len(motion) // 4, replace=False)), toe] = True
+    hints = np.where(mask[..., None], motion + [0.1, 0.0, 0.05], 0.0)
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.max_after < 1e-6, report
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-6)

@@ -55,6 +55,7 @@ LEANING = tuple(j for j in range(22) if j not in LOWER_BODY)  # what it turns ab
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, toe) per side
 SUPPORTED = (PELVIS, 10, 11, HEAD, 20, 21)
 UNREACHED = 1e-4  # metres: a hinted point missed by more than this is counted as unreachable
+LEG_SHIFT_ROUNDS = 8  # at most this many body-shift solves for one foot hint (fixture cases need 2-4)
 DENSE_GAP = 6  # frames: hinted frames at most this far apart describe a path to follow between them
 _EPS = 1e-9
 
@@ -449,7 +450,11 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
     short = np.zeros(len(joints), bool)
     short[frames[~reached]] = True
     short &= mask[:, toe] & ~mask[:, PELVIS]
-    if short.any():
+    # The shift is pinned where the leg fell short; between those frames it is interpolated, which can
+    # move the hip away from a hinted frame that was in reach: add such frames and solve again.
+    for _ in range(LEG_SHIFT_ROUNDS):
+        if not short.any():
+            break
         joints[:] = before
         need = _shortfall(ankle_target, joints[:, hip], reach, short)
         shift = displacement_field(need, short | mask[:, PELVIS], decay_frames)  # zero shift where the pelvis is hinted
@@ -457,8 +462,14 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
         other = 1 - side
         if planted is not None and not mask[:, 10 + other].any():
             _replant(joints, original, planted[:, other], other)
-        ankle_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
-        _place_leg(joints, frames, side, ankle_target[frames], foot[frames], over_toes=True)
+        shifted_target = np.where(mask[:, toe, None], hints[:, toe] - foot, joints[:, ankle] + field)
+        reached = _place_leg(joints, frames, side, shifted_target[frames], foot[frames], over_toes=True)
+        missed = np.zeros(len(joints), bool)
+        missed[frames[~reached]] = True
+        missed &= mask[:, toe] & ~mask[:, PELVIS] & ~short
+        short |= missed
+        if not missed.any():
+            break
 
 
 def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
