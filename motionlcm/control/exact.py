@@ -97,10 +97,10 @@ def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: f
     return field
 
 
-def densify_hints(hints: np.ndarray, mask: np.ndarray, max_gap: int = DENSE_GAP, joints: np.ndarray | None = None
+def densify_hints(hints: np.ndarray, mask: np.ndarray, joints: np.ndarray, max_gap: int = DENSE_GAP
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Hints (T, 22, 3) / mask (T, 22) with each joint's short gaps filled: between two hinted frames
-    at most ``max_gap`` apart, the target is ``joints`` (T, 22, 3; zeros if None) plus the
+    at most ``max_gap`` apart, the target is ``joints`` (T, 22, 3) plus the
     shape-preserving (PCHIP) interpolation of the misses ``hints - joints`` at the hinted frames.
 
     Dense hints (a quarter of the frames, say) describe a path; pinning only the sampled frames
@@ -119,10 +119,9 @@ def densify_hints(hints: np.ndarray, mask: np.ndarray, max_gap: int = DENSE_GAP,
         gaps = [(a, b) for a, b in zip(frames[:-1], frames[1:]) if 1 < b - a <= max_gap]
         if not gaps:
             continue
-        base = np.zeros_like(hints[:, joint]) if joints is None else joints[:, joint]
-        path = PchipInterpolator(frames, hints[frames, joint] - base[frames], axis=0)
+        miss = PchipInterpolator(frames, hints[frames, joint] - joints[frames, joint], axis=0)
         fill = np.concatenate([np.arange(a + 1, b) for a, b in gaps])
-        hints[fill, joint] = base[fill] + path(fill)
+        hints[fill, joint] = joints[fill, joint] + miss(fill)
         mask[fill, joint] = True
     return hints, mask
 
@@ -522,7 +521,7 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
         rot, shift = ground_alignment(joints[mask[:, PELVIS], PELVIS], hints[mask[:, PELVIS], PELVIS])
         joints = joints @ rot.T + shift
     if dense_gap > 1:
-        hints, mask = densify_hints(hints, mask, dense_gap, joints)
+        hints, mask = densify_hints(hints, mask, joints, dense_gap)
     original = joints.copy()
     planted = _contacts(original) if keep_planted_feet else None
 

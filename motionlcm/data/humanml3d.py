@@ -256,7 +256,7 @@ class HumanML3DDataset(Dataset):
         text, tokens, name = caption.text, caption.tokens, sample.name
         if self.mirror_prob > 0.0 and float(torch.rand(())) < self.mirror_prob:
             motion = mirror_features(np.asarray(motion, np.float32))
-            text, tokens, name = mirror_caption(text), type(tokens)(mirror_caption(t) for t in tokens), f"{name}#M"
+            text, tokens, name = mirror_caption(text), tuple(mirror_caption(t) for t in tokens), f"{name}#M"
         return {
             "motion": torch.from_numpy(self.normalize(motion).astype(np.float32)),
             "length": len(motion),

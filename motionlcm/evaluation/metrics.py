@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from scipy.ndimage import maximum_filter1d
 import torch
 
 ArrayLike = Any  # np.ndarray | torch.Tensor | nested sequences of numbers
@@ -284,6 +285,15 @@ def acceleration_error(pred: ArrayLike, target: ArrayLike, mask: ArrayLike | Non
 # ------------------------------------------------------------------------------------------------
 # control
 # ------------------------------------------------------------------------------------------------
+def _point_mask(hint_mask: ArrayLike, single: bool) -> torch.Tensor:
+    """Controlled points as a bool tensor (batch, frames, joints); ``single``: the mask is one
+    sequence's. A per-coordinate mask (..., joints, 3), as the reference code keeps it, counts a
+    point where any coordinate is non-zero."""
+    m = torch.as_tensor(hint_mask.detach().cpu() if isinstance(hint_mask, torch.Tensor) else np.asarray(hint_mask)) != 0
+    m = m[None] if single else m
+    return m.any(-1) if m.ndim == 4 else m
+
+
 def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
                    thresholds: Sequence[float] = (0.5, 0.2)) -> dict[str, float]:
     """OmniControl's spatial-control errors, averaged over sequences.
@@ -303,11 +313,9 @@ def control_errors(joints: ArrayLike, hints: ArrayLike, hint_mask: ArrayLike,
     thresholds in centimetres: ``traj_err_50cm, traj_err_20cm, loc_err_50cm, loc_err_20cm, avg_err, max_err``.
     """
     j, h = _f64(joints), _f64(hints)
-    m = torch.as_tensor(hint_mask.detach().cpu() if isinstance(hint_mask, torch.Tensor) else np.asarray(hint_mask)) != 0
+    m = _point_mask(hint_mask, single=j.ndim == 3)
     if j.ndim == 3:  # a single sequence
-        j, h, m = j[None], h[None], m[None]
-    if m.ndim == 4:  # per-coordinate mask, as the reference code keeps it
-        m = m.any(-1)
+        j, h = j[None], h[None]
     if j.shape != h.shape or j.ndim != 4 or m.shape != j.shape[:-1]:
         raise ValueError(f"control_errors: joints {tuple(j.shape)}, hints {tuple(h.shape)} and mask {tuple(m.shape)} "
                          "must be (batch, frames, joints, 3) and (batch, frames, joints)")
@@ -343,11 +351,8 @@ def hint_acceleration_spike(joints: ArrayLike, hint_mask: ArrayLike, lengths: Se
     motion (in the README's control table).
     """
     j = _f64(joints)
-    m = torch.as_tensor(hint_mask.detach().cpu() if isinstance(hint_mask, torch.Tensor) else np.asarray(hint_mask)) != 0
-    if j.ndim == 3:
-        j, m = j[None], m[None]
-    if m.ndim == 4:
-        m = m.any(-1)
+    m = _point_mask(hint_mask, single=j.ndim == 3)
+    j = j[None] if j.ndim == 3 else j
     if j.ndim != 4 or m.shape != j.shape[:-1]:
         raise ValueError(f"hint_acceleration_spike: joints {tuple(j.shape)} and mask {tuple(m.shape)} must be "
                          "(batch, frames, joints, 3) and (batch, frames, joints)")
@@ -359,14 +364,11 @@ def hint_acceleration_spike(joints: ArrayLike, hint_mask: ArrayLike, lengths: Se
         accel = (j[i, 2:n] - 2 * j[i, 1 : n - 1] + j[i, : n - 2]).norm(dim=-1).numpy()  # frame t = index + 1
         scale = float(np.percentile(accel, percentile))
         peak = 0.0
-        for joint in np.flatnonzero(m[i, :n].any(0).numpy()):
-            hinted = np.flatnonzero(m[i, :n, joint].numpy())
-            near = np.zeros(n, bool)
-            for offset in range(-window, window + 1):
-                near[np.clip(hinted + offset, 0, n - 1)] = True
-            near = near[1 : n - 1]
-            if near.any():
-                peak = max(peak, float(accel[near, joint].max()))
+        hinted = m[i, :n].numpy()
+        # frames within ``window`` of a hint, per joint (binary dilation along time), on accel's frames
+        near = maximum_filter1d(hinted.astype(np.uint8), 2 * window + 1, axis=0, mode="constant")[1 : n - 1] > 0
+        if near.any():
+            peak = float(accel[near].max())
         if scale > 0:
             ratios.append(peak / scale)
     return float(np.mean(ratios)) if ratios else float("nan")

@@ -833,7 +833,7 @@ def caption_actions(actions: Sequence[dict], sideless: Sequence[int] = ()) -> li
         for key in _OPEN_SIDES.get(a.get("family"), ()):
             if a.get(key) in SIDE_INDEX:
                 del a[key]
-        if a.get("family") in ("walk", "jog", "run") and a.get("path") in _OPEN_PATHS:
+        if _RULES.get(a.get("family")) is _check_locomotion and a.get("path") in _OPEN_PATHS:
             a["path"] = _OPEN_PATHS[a["path"]]
     return out
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import re
-
 import numpy as np
 
+from ...motion.mirror import mirror_caption
 from .spec import ActionSpec
 
 # --------------------------------------------------------------------------- lexicon
@@ -727,11 +726,6 @@ _TEMPLATES = {
 }
 
 
-# A phrase without one of these words leaves the action's side open ("turns around", "kneels on
-# one knee"): the prompt checks then accept either side for that caption (``sideless``).
-_SIDE_WORDS = re.compile(r"\b(left|right|clockwise|counterclockwise)\b")
-
-
 def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[str, str, tuple[int, ...]]:
     """One caption for a sequence of actions: (text, tokens as ``word/POS`` separated by spaces,
     the indices of the actions whose phrase names no side or turning sense)."""
@@ -747,7 +741,9 @@ def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[
             index, _, form = slot.partition("@")
             phrase = DESCRIBE[specs[int(index)].family](specs[int(index)].params, rng)
             rendered = render_phrase(phrase, "ing" if form == "ing" else "third", subject, rng)
-            if not any(_SIDE_WORDS.search(t.word.lower()) for t in rendered):
+            # A phrase a mirror leaves unchanged names no side ("turns around", "kneels on one knee"):
+            # the prompt checks then accept either side for this caption.
+            if all(mirror_caption(t.word) == t.word for t in rendered):
                 sideless.append(int(index))
             tokens += rendered
         elif part == "is":
