@@ -7,7 +7,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from ..errors import MotionLCMError
-from .humanml3d import HumanML3DDataset, collate_motions, load_mean_std
+from .humanml3d import HumanML3DDataset, check_mirror_prob, collate_motions, load_mean_std
 
 
 class MotionDataModule(L.LightningDataModule):
@@ -38,7 +38,7 @@ class MotionDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.dataset_kwargs = dict(unit_length=unit_length, window=window, max_motion_length=max_motion_length, progress=progress,
-                                   mirror_prob=mirror_prob)
+                                   mirror_prob=check_mirror_prob(mirror_prob))  # checked before any dataset or model loads
         self.mode = mode
         self.mean, self.std = load_mean_std(self.root)
         self.datasets: dict[str, HumanML3DDataset] = {}

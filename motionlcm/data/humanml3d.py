@@ -175,6 +175,13 @@ def round_length(length: int, unit: int, generator: torch.Generator | None = Non
     return max(units, 1) * unit
 
 
+def check_mirror_prob(value) -> float:
+    """``data.mirror_prob`` as a float, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise MotionLCMError(f"data.mirror_prob must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
 class HumanML3DDataset(Dataset):
     """A split of a HumanML3D-layout dataset.
 
@@ -210,9 +217,7 @@ class HumanML3DDataset(Dataset):
     ):
         if mode not in ("text", "window", "crop", "eval"):
             raise MotionLCMError(f"unknown dataset mode {mode!r}; use text, window, crop or eval")
-        if isinstance(mirror_prob, bool) or not isinstance(mirror_prob, (int, float)) or not 0.0 <= mirror_prob <= 1.0:
-            raise MotionLCMError(f"data.mirror_prob must be a probability in [0, 1], got {mirror_prob!r}")
-        self.mirror_prob = float(mirror_prob) if mode != "eval" else 0.0
+        self.mirror_prob = check_mirror_prob(mirror_prob) if mode != "eval" else 0.0
         self.root = Path(root)
         if not self.root.is_dir():
             raise MotionLCMError(f"dataset directory not found: {self.root}")
