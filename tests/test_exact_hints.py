@@ -116,12 +116,57 @@ def test_each_joint_alone_and_all_together(motion, joint_set):
 
 
 def test_unreachable_hint_is_best_effort_and_never_nan(motion):
-    hints, mask = _hints(motion, [20], np.array([50]), np.array([3.0, 0.0, 0.0]))  # a wrist 3 m out
+    # a wrist 3 m out while the pelvis is pinned where it is: out of the arm's reach
+    hints, mask = _hints(motion, [20], np.array([50]), np.array([3.0, 0.0, 0.0]))
+    hints[50, 0], mask[50, 0] = motion[50, 0], True
     corrected, report = meet_hints(motion, hints, mask)
     assert np.isfinite(corrected).all() and report.unreachable == 1
     assert report.max_after < report.max_before  # as close as the stretched arm gets
     arm = np.linalg.norm(motion[50, 18] - motion[50, 16]) + np.linalg.norm(motion[50, 20] - motion[50, 18])
     assert np.linalg.norm(corrected[50, 20] - corrected[50, 16]) == pytest.approx(arm, rel=1e-6)
+
+
+def test_a_far_wrist_alone_moves_the_whole_body(motion):
+    # the same wrist 3 m out with the pelvis free: the least change is the clip shifted 3 m
+    hints, mask = _hints(motion, [20], np.array([50]), np.array([3.0, 0.0, 0.0]))
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.unreachable == 0 and report.max_after < 1e-9
+    np.testing.assert_allclose(corrected, motion + [3.0, 0.0, 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("joint", [15, 20, 10])
+def test_far_hints_without_the_pelvis_carry_the_body(motion, joint):
+    """Hints 1-1.6 m from where a joint is, in different directions at three frames (no rigid move
+    fits them): the body walks there, the hints are met, bones keep their lengths, the unhinted
+    feet stay on or above the floor and a planted foot does not slide more than it did."""
+    frames = np.array([10, 60, 110])
+    offsets = np.array([[1.0, 0.0, 0.3], [-0.6, 0.0, 1.2], [1.5, 0.0, -0.4]])
+    hints = np.zeros_like(motion)
+    mask = np.zeros(motion.shape[:2], bool)
+    hints[frames, joint] = motion[frames, joint] + offsets
+    mask[frames, joint] = True
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.unreachable == 0 and report.max_after < 1e-4
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-9)
+    floor = motion[:, [7, 8, 10, 11], 1].min()
+    feet = [7, 8, 10, 11] if joint != 10 else [8, 11]
+    assert corrected[:, feet, 1].min() >= floor - 0.01
+    moved = np.linalg.norm((corrected[frames, 0] - motion[frames, 0])[:, [0, 2]], axis=-1)
+    assert (moved > np.linalg.norm(offsets, axis=-1) - 0.8).all()  # the body went, not only a limb (reach < 0.8 m)
+
+
+def test_a_wrist_far_below_the_shoulder_lowers_the_body_and_the_feet_stay_up(motion):
+    # 0.75 m under the shoulder: more than the arm's 0.5 m; the pelvis goes down, the knees bend
+    frame = 60
+    hints, mask = np.zeros_like(motion), np.zeros(motion.shape[:2], bool)
+    hints[frame, 20] = motion[frame, 16] + [0.0, -0.75, 0.1]
+    mask[frame, 20] = True
+    corrected, report = meet_hints(motion, hints, mask)
+    assert report.unreachable == 0 and report.max_after < 1e-6
+    assert corrected[frame, 0, 1] < motion[frame, 0, 1] - 0.1
+    for ankle in (7, 8):
+        assert corrected[frame, ankle, 1] >= motion[frame, ankle, 1] - 1e-6
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-9)
 
 
 def test_unsupported_joint_and_bad_shapes_are_clear_errors(motion):
