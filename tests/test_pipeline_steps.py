@@ -116,3 +116,25 @@ def test_projection_round_inside_the_sampler_keeps_hints_exact_and_is_determinis
         np.testing.assert_allclose(out.joints[0][mask], path[mask], atol=1e-4)
     assert np.abs(refined.joints - plain.joints).max() > 0.01  # the round changed the motion
 
+
+
+def test_head_hints_alone_far_from_the_sample_are_met_with_the_projection_round(student):
+    """A head 2 m to the side at three frames, the pelvis free: the body is carried there, the
+    projection round runs (no foot hints) and the hints are met; bones keep their lengths."""
+    from motionlcm.motion.skeleton import bone_lengths
+
+    frames = 60
+    free = student(["a person walks forward"], frames, num_steps=1, seed=3)
+    hints = np.zeros((frames, 22, 3), np.float32)
+    mask = np.zeros((frames, 22), bool)
+    for f in (0, 30, 59):
+        hints[f, 15] = free.joints[0][f, 15] + np.array([2.0, -0.1, 0.5], np.float32)
+        mask[f, 15] = True
+    args = dict(num_steps=1, seed=3, control=(hints, mask))
+    refined = student(["a person walks forward"], frames, **args)
+    plain = student(["a person walks forward"], frames, hint_refinement=False, **args)
+    for out in (refined, plain):
+        np.testing.assert_allclose(out.joints[0][mask], hints[mask], atol=1e-3)
+        lengths = bone_lengths(out.joints[0].astype(np.float64))
+        assert np.ptp(lengths, axis=0).max() < 1e-4  # on the export rig: rigid bones
+    assert np.abs(refined.joints - plain.joints).max() > 0.01  # the round ran
