@@ -117,7 +117,6 @@ def test_projection_round_inside_the_sampler_keeps_hints_exact_and_is_determinis
     assert np.abs(refined.joints - plain.joints).max() > 0.01  # the round changed the motion
 
 
-
 def test_head_hints_alone_far_from_the_sample_are_met_with_the_projection_round(student):
     """A head 2 m to the side at three frames, the pelvis free: the body is carried there, the
     projection round runs (no foot hints) and the hints are met; bones keep their lengths."""

@@ -74,12 +74,18 @@ class ExactHintsReport:
     unreachable: int  # hinted points left more than UNREACHED away (a stretched chain fell short)
 
 
-def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: float = 10.0) -> np.ndarray:
+def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: float = 10.0,
+                       smooth_frames: float | None = None) -> np.ndarray:
     """The smoothest (T, C) field equal to ``residual`` at the ``hinted`` frames (T,) bool.
 
     Minimises ``sum ||D[t+1] - 2 D[t] + D[t-1]||^2 + lam * sum ||D[t]||^2`` over the free frames
     with ``D`` fixed at the hinted ones; ``lam = decay_frames ** -4`` makes the field fade to zero
     within about three times that many frames from the hints (no hints: zeros).
+
+    ``smooth_frames``: the hinted frames pull the field towards ``residual`` (weight
+    ``smooth_frames ** -4`` against the second differences) instead of fixing it, so what changes
+    faster than about that many frames is left out: a smooth path through noisy targets (an
+    isolated hint is then met to about 80 % at decay 10, smooth 3).
     """
     residual = np.asarray(residual, dtype=np.float64)
     hinted = np.asarray(hinted, dtype=bool)
@@ -87,34 +93,29 @@ def displacement_field(residual: np.ndarray, hinted: np.ndarray, decay_frames: f
     field = np.zeros_like(residual)
     if not hinted.any():
         return field
+    lam = float(decay_frames) ** -4
+    if smooth_frames is not None:
+        if frames < 3:
+            return np.where(hinted[:, None], residual, 0.0)
+        gram = _second_differences(frames)
+        weight = float(smooth_frames) ** -4 * hinted
+        lhs = gram.T @ gram + lam * np.eye(frames) + np.diag(weight)
+        return np.linalg.solve(lhs, weight[:, None] * np.where(hinted[:, None], residual, 0.0))
     field[hinted] = residual[hinted]
     free = ~hinted
     if not free.any():
         return field
-    second = np.diff(np.eye(frames), 2, axis=0)  # rows (1, -2, 1): second differences
+    second = _second_differences(frames)
     a_free, a_fixed = second[:, free], second[:, hinted]
-    lam = float(decay_frames) ** -4
     lhs = a_free.T @ a_free + lam * np.eye(int(free.sum()))
     rhs = -a_free.T @ (a_fixed @ residual[hinted])
     field[free] = np.linalg.solve(lhs, rhs)
     return field
 
 
-def smooth_field(residual: np.ndarray, pinned: np.ndarray, decay_frames: float = 10.0, smooth_frames: float = 3.0
-                 ) -> np.ndarray:
-    """Like :func:`displacement_field`, but the ``pinned`` frames pull the field towards ``residual``
-    instead of fixing it (weight ``smooth_frames ** -4`` against the second differences), so what
-    changes faster than about ``smooth_frames`` frames is left out: a smooth path through noisy
-    targets. An isolated pin is met to about 80 % (decay 10, smooth 3)."""
-    residual = np.asarray(residual, dtype=np.float64)
-    pinned = np.asarray(pinned, dtype=bool)
-    frames = len(pinned)
-    if not pinned.any() or frames < 3:
-        return np.where(pinned[:, None], residual, 0.0)
-    second = np.diff(np.eye(frames), 2, axis=0)
-    weight = float(smooth_frames) ** -4 * pinned
-    lhs = second.T @ second + float(decay_frames) ** -4 * np.eye(frames) + np.diag(weight)
-    return np.linalg.solve(lhs, weight[:, None] * np.where(pinned[:, None], residual, 0.0))
+def _second_differences(frames: int) -> np.ndarray:
+    """(frames - 2, frames): rows (1, -2, 1), the second differences of a sequence."""
+    return np.diff(np.eye(frames), 2, axis=0)
 
 
 def densify_hints(hints: np.ndarray, mask: np.ndarray, joints: np.ndarray, max_gap: int = DENSE_GAP
@@ -292,6 +293,14 @@ def _replant(joints: np.ndarray, original: np.ndarray, planted: np.ndarray, side
         target[run, 1] = original[run, ankle, 1]
     w = planted[moved, None]
     _place_leg(joints, moved, side, (1 - w) * joints[moved, ankle] + w * target[moved])
+
+
+def _replant_unhinted(joints: np.ndarray, original: np.ndarray, planted: np.ndarray | None, mask: np.ndarray) -> None:
+    """After the whole body moved: re-plant each planted foot that has no hint of its own (a foot
+    hint decides where that foot goes)."""
+    for side in (0, 1) if planted is not None else ():
+        if not mask[:, 10 + side].any():
+            _replant(joints, original, planted[:, side], side)
 
 
 def heading_warp(joints: np.ndarray, before: np.ndarray, after: np.ndarray, min_speed: float = 0.02,
@@ -495,7 +504,7 @@ def _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames) -
 def _beyond(gap: np.ndarray, slack: float | np.ndarray) -> np.ndarray:
     """The part of each (K, 3) vector beyond length ``slack`` (zero inside it)."""
     size = np.linalg.norm(gap, axis=-1, keepdims=True)
-    slack = np.asarray(slack, dtype=np.float64).reshape(-1, 1) if np.ndim(slack) else slack
+    slack = np.expand_dims(np.asarray(slack, dtype=np.float64), -1)  # a scalar, or one per vector
     return gap * np.clip(1.0 - slack / np.maximum(size, _EPS), 0.0, None)
 
 
@@ -552,7 +561,7 @@ def carry_body(joints: np.ndarray, original: np.ndarray, planted: np.ndarray | N
         if np.abs(miss).max() < 1e-9:
             break
         pelvis_before = joints[:, PELVIS].copy()
-        step = (smooth_field if soft else displacement_field)(miss, pinned, decay_frames)
+        step = displacement_field(miss, pinned, decay_frames, smooth_frames=3.0 if soft else None)
         joints += step[:, None]
         field += step
         if turn:
@@ -560,16 +569,12 @@ def carry_body(joints: np.ndarray, original: np.ndarray, planted: np.ndarray | N
     if np.abs(field).max() < 1e-9:
         return
     lowered = np.flatnonzero(field[:, 1] < -1e-6)
-    for side in (0, 1):
-        if mask[:, 10 + side].any():
-            continue  # a foot hint decides where that foot goes
-        if len(lowered):  # feet stay above the floor they were on: the legs bend
-            ankle = FOOT_JOINTS[side][0]
-            target = joints[lowered, ankle].copy()
+    for side in (0, 1) if len(lowered) else ():  # unhinted feet stay above the floor they were on: the legs bend
+        if not mask[:, 10 + side].any():
+            target = joints[lowered, FOOT_JOINTS[side][0]].copy()
             target[:, 1] -= field[lowered, 1]
             _place_leg(joints, lowered, side, target)
-        if planted is not None:
-            _replant(joints, original, planted[:, side], side)
+    _replant_unhinted(joints, original, planted, mask)
 
 
 def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -637,9 +642,7 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
         joints += shift[:, None]
         if follow_path:
             heading_warp(joints, original[:, PELVIS], joints[:, PELVIS])
-        for side in (0, 1) if planted is not None else ():
-            if not mask[:, 10 + side].any():  # a foot hint decides where that foot goes
-                _replant(joints, original, planted[:, side], side)
+        _replant_unhinted(joints, original, planted, mask)
     elif carry:
         carry_body(joints, original, planted, hints, mask, decay_frames, follow_path)
 
