@@ -43,16 +43,27 @@ class ConvVAEConfig(LatentConfig):
     dilations: tuple[int, ...] = (1, 3, 9)  # cycled over the blocks
     activation: str = "gelu"
     max_frames: int = 200
+    # Phase path (off when empty): periods in frames of the sinusoids that carry motion faster
+    # than the token spacing (claps, waves, punches: 6-12 frames against 8-12 per token).
+    phase_periods: tuple[float, ...] = ()
+    phase_channels: int = 8  # channels per period (each gets a cosine and a sine)
 
     KEY_ORDER = ("architecture", "feature_dim", "latent_shape", "width", "num_blocks", "kernel_size", "dilations",
-                 "activation", "max_frames")
+                 "activation", "max_frames", "phase_periods", "phase_channels")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_conv_options(self)
+        if any(not float(p) >= 2.0 for p in self.phase_periods):
+            raise MotionLCMError(f"phase_periods must be >= 2 frames each, got {list(self.phase_periods)}")
+        if self.phase_periods and self.phase_channels < 1:
+            raise MotionLCMError(f"phase_channels must be >= 1, got {self.phase_channels}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "dilations": list(self.dilations)}
+        values = {**super().to_dict(), "dilations": list(self.dilations), "phase_periods": [float(p) for p in self.phase_periods]}
+        if not self.phase_periods:  # configs saved before the phase path existed stay byte-identical
+            del values["phase_periods"], values["phase_channels"]
+        return values
 
 
 def check_conv_options(config, what: str = "") -> None:
@@ -132,6 +143,15 @@ def token_interpolation_matrix(lengths: torch.Tensor, frames: int, tokens: int) 
     return weights * (t < n).to(torch.float32)[..., None]
 
 
+def phase_waves(frames: int, periods: tuple[float, ...], channels: int, device=None) -> torch.Tensor:
+    """(2 K C, frames): ``cos`` then ``sin`` of ``2 pi t / P_k`` for frame ``t`` counted from the
+    clip's start, each period repeated for its ``channels`` channels."""
+    t = torch.arange(frames, dtype=torch.float64, device=device)
+    omega = 2.0 * torch.pi / torch.tensor([float(p) for p in periods], dtype=torch.float64, device=device)
+    angle = (omega[:, None] * t[None, :]).repeat_interleave(channels, dim=0)  # (K C, T)
+    return torch.cat([angle.cos(), angle.sin()], dim=0).to(torch.float32)
+
+
 class ConvMotionVAE(LatentMotionVAE):
     """Time-aligned convolutional VAE with :class:`~motionlcm.models.vae.MotionVAE`'s interface."""
 
@@ -146,6 +166,23 @@ class ConvMotionVAE(LatentMotionVAE):
         self.decoder_input = nn.Linear(latent_dim, width)
         self.decoder = DilatedConvStack.from_config(config)
         self.decoder_output = nn.Conv1d(width, config.feature_dim, kernel, padding=kernel // 2)
+        if config.phase_periods:
+            # Local Fourier coefficients: the encoder pools (features x waves) per segment, the decoder
+            # modulates the same waves by interpolated per-token amplitudes. Both outputs start at zero,
+            # so a VAE trained without the path loads (strict=False on these keys) and starts unchanged.
+            waves = len(config.phase_periods) * config.phase_channels
+            self.encoder_phase_in = nn.Conv1d(width, waves, 1)
+            self.encoder_phase_out = nn.Linear(2 * waves, 2 * latent_dim)
+            self.decoder_phase_in = nn.Linear(latent_dim, 2 * waves)
+            self.decoder_phase_out = nn.Conv1d(waves, width, 1)
+            for layer in (self.encoder_phase_out, self.decoder_phase_out):
+                nn.init.zeros_(layer.weight), nn.init.zeros_(layer.bias)
+
+    PHASE_PREFIXES = ("encoder_phase_", "decoder_phase_")
+
+    def _waves(self, frames: int, like: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        return phase_waves(frames, tuple(c.phase_periods), c.phase_channels, like.device).to(like.dtype)
 
     @classmethod
     def from_config(cls, config: ConvVAEConfig | Mapping[str, Any]) -> "ConvMotionVAE":
@@ -165,6 +202,11 @@ class ConvMotionVAE(LatentMotionVAE):
         x = self.encoder(x, keep)  # (B, C, T)
         pool = segment_pooling_matrix(mask.sum(1), mask.shape[1], self.config.num_latent_tokens).to(x.dtype)
         encoded = self.encoder_output(torch.bmm(pool, x.transpose(1, 2)))  # (B, L, 2D)
+        if self.config.phase_periods:
+            a = self.encoder_phase_in(x)  # (B, K C, T)
+            waves = self._waves(x.shape[-1], x)
+            modulated = torch.cat([a, a], dim=1) * waves[None] * keep  # (B, 2 K C, T)
+            encoded = encoded + self.encoder_phase_out(torch.bmm(pool, modulated.transpose(1, 2)))
         mu, logvar = encoded.chunk(2, dim=-1)
         dist = LatentDistribution(mu=mu, logvar=logvar)
         return (dist.sample() if sample else dist.mu), dist
@@ -175,12 +217,16 @@ class ConvMotionVAE(LatentMotionVAE):
         keep = mask[:, None, :].to(z.dtype)
         interp = token_interpolation_matrix(mask.sum(1), mask.shape[1], self.config.num_latent_tokens).to(z.dtype)
         x = torch.bmm(interp, self.decoder_input(z)).transpose(1, 2) * keep  # (B, C, T)
+        if self.config.phase_periods:
+            coefficients = torch.bmm(interp, self.decoder_phase_in(z)).transpose(1, 2)  # (B, 2 K C, T)
+            cos_part, sin_part = (coefficients * self._waves(x.shape[-1], x)[None]).chunk(2, dim=1)
+            x = x + self.decoder_phase_out(cos_part + sin_part) * keep
         x = self.decoder(x, keep)
         out = self.decoder_output(x).transpose(1, 2)
         return out.masked_fill(~mask[..., None], 0.0)
 
 
-__all__ = ["ConvVAEConfig", "ConvMotionVAE", "DilatedConvStack", "segment_pooling_matrix", "token_interpolation_matrix"]
+__all__ = ["ConvVAEConfig", "ConvMotionVAE", "DilatedConvStack", "phase_waves", "segment_pooling_matrix", "token_interpolation_matrix"]
 
 
 def motion_vae_from_config(config: Mapping[str, Any]) -> nn.Module:

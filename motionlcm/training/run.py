@@ -136,7 +136,7 @@ def build_stage(cfg, datamodule):
     init = cfg.get("init")
     if init:
         if not hasattr(stage, "load_initial_weights"):
-            raise MotionLCMError(f"init= is supported by the mld stage, not by stage={name}")
+            raise MotionLCMError(f"init= is supported by the vae and mld stages, not by stage={name}")
         stage.load_initial_weights(str(init))
     if stage.frozen_vae:
         stage.use_latent_cache(node.get("latent_cache"))

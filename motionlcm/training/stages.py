@@ -150,19 +150,63 @@ class VAEStage(_Stage):
 
     kind = "vae"
 
-    def __init__(self, vae: dict[str, Any], optim: dict[str, Any], loss_weights: dict[str, float], mean, std):
+    def __init__(self, vae: dict[str, Any], optim: dict[str, Any], loss_weights: dict[str, float], mean, std,
+                 anchor_weight: float = 0.0):
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
         self.vae = motion_vae_from_config(vae)
         self.loss_weights = dict(loss_weights)
+        if isinstance(anchor_weight, bool) or not isinstance(anchor_weight, (int, float)) or anchor_weight < 0:
+            raise MotionLCMError(f"stage.anchor_weight must be a number >= 0, got {anchor_weight!r}")
+        self.anchor_weight = float(anchor_weight)
+        self.anchor: torch.nn.Module | None = None
         self._setup_ema()
 
     def trained_network(self) -> torch.nn.Module:
         return self.vae
 
+    def load_initial_weights(self, path: str) -> None:
+        """Start from an exported checkpoint's VAE (same Mean/Std). Layers this config adds (the conv
+        VAE's zero-initialised phase path) may be absent there and keep their initialisation. With
+        ``anchor_weight`` > 0 a frozen copy of the loaded VAE is kept, and the posterior means are
+        pulled towards its (a fine-tuned VAE whose latents stay close keeps a denoiser usable)."""
+        try:
+            ckpt = load_checkpoint(path)
+        except MotionLCMError as exc:
+            raise MotionLCMError(f"init={path}: {exc}") from None
+        _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
+        state = ckpt.sub_state("vae")
+        if not state:
+            raise MotionLCMError(f"init={path}: the checkpoint holds no VAE")
+        new_layers = tuple(getattr(self.vae, "PHASE_PREFIXES", ()))
+        try:
+            missing, unexpected = self.vae.load_state_dict(state, strict=False)
+        except RuntimeError as exc:
+            raise MotionLCMError(f"init={path}: its VAE does not fit this config: {str(exc).splitlines()[-1].strip()}") from None
+        wrong = unexpected + [k for k in missing if not k.startswith(new_layers) or not new_layers]
+        if wrong:
+            raise MotionLCMError(f"init={path}: its VAE does not fit this config (keys {', '.join(wrong[:3])})")
+        if self.anchor_weight > 0:
+            import copy
+
+            # Taken before any step: the new layers' outputs are still zero, so this is the loaded VAE.
+            self.anchor = copy.deepcopy(self.vae).eval().requires_grad_(False)
+        self._setup_ema()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.anchor is not None:
+            self.anchor.eval()
+        return self
+
     def training_step(self, batch, batch_idx):
         out = self.vae(batch["motion"], batch["mask"])
         losses = vae_loss(out, batch["motion"], batch["mask"], self.mean, self.std, self.loss_weights)
+        if self.anchor is not None:
+            with torch.no_grad():
+                anchor_mu = self.anchor.encode(batch["motion"], batch["mask"], sample=False)[1].mu
+            losses["anchor"] = F.mse_loss(out[2], anchor_mu)
+            losses["total"] = losses["total"] + self.anchor_weight * losses["anchor"]
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=False, batch_size=len(batch["mask"]))
         self.log("loss", losses["total"], prog_bar=True, logger=False, batch_size=len(batch["mask"]))
         return losses["total"]
@@ -239,7 +283,7 @@ class MLDStage(_GeneratorStage):
 
     def __init__(self, vae_path: str, denoiser: dict[str, Any], text_encoder: str, schedule: dict[str, Any],
                  optim: dict[str, Any], cfg_dropout: float, sampling: dict[str, Any], mean, std,
-                 snr_gamma: float | None = None):
+                 snr_gamma: float | None = None, init_any_vae: bool = False):
         if not vae_path:
             raise MotionLCMError("the mld stage needs a trained VAE: add vae=PATH (a folder written by stage=vae)")
         super().__init__(optim, mean, std)
@@ -283,8 +327,11 @@ class MLDStage(_GeneratorStage):
         _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
         vae_state = ckpt.sub_state("vae")
         own = self.vae.state_dict()
-        if vae_state.keys() != own.keys() or any(not torch.equal(vae_state[k], own[k].cpu()) for k in own):
-            raise MotionLCMError(f"init={path}: its denoiser was trained on another VAE than vae=")
+        # stage.init_any_vae: deliberately carry a denoiser over to a fine-tuned VAE (same latent shape).
+        if not self.hparams.get("init_any_vae") and (
+                vae_state.keys() != own.keys() or any(not torch.equal(vae_state[k], own[k].cpu()) for k in own)):
+            raise MotionLCMError(f"init={path}: its denoiser was trained on another VAE than vae= "
+                                 "(stage.init_any_vae=true carries it over on purpose)")
         load_state(self.denoiser, ckpt.sub_state("denoiser"), f"init={path}")
         self._setup_ema()
 
