@@ -379,3 +379,28 @@ def test_a_moved_foot_at_a_quarter_of_the_frames_is_met_where_the_body_must_shif
     corrected, report = meet_hints(motion, hints, mask)
     assert report.max_after < 1e-6, report
     np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(motion), atol=1e-6)
+
+
+def test_feet_pushed_through_the_floor_are_lifted_onto_it(motion):
+    """The sampler's motion sinks 6 cm through the floor over frames 40-70 (as a redrawn crouch did);
+    a pelvis hint elsewhere: both unhinted feet end on the floor there, nothing else moves, bones kept.
+    A hinted foot goes where its hint says, floor or not."""
+    sunk = motion.copy()
+    dip = np.zeros(len(motion))
+    dip[40:71] = 0.06 * np.sin(np.linspace(0, np.pi, 31))
+    sunk[:, :, 1] -= dip[:, None]
+    floor_before = sunk[:, [7, 8, 10, 11], 1].min()
+    assert floor_before < motion[:, [7, 8, 10, 11], 1].min() - 0.04
+    hints, mask = _hints(sunk, [0], np.array([0, 119]), np.zeros(3))
+    corrected, report = meet_hints(sunk, hints, mask, align=False)
+    assert report.max_after < 1e-9
+    assert corrected[:, [7, 8, 10, 11], 1].min() >= -1e-6
+    np.testing.assert_allclose(corrected[:, 0], sunk[:, 0], atol=1e-9)  # the pelvis stays: the knees bend
+    np.testing.assert_allclose(corrected[:30], sunk[:30], atol=1e-9)  # away from the dip nothing changes
+    np.testing.assert_allclose(bone_lengths(corrected), bone_lengths(sunk), atol=1e-9)
+    off, _ = meet_hints(sunk, hints, mask, align=False, keep_above_floor=False)
+    assert off[:, [7, 8, 10, 11], 1].min() == pytest.approx(floor_before)
+    toe_hints, toe_mask = _hints(sunk, [10], np.array([55]), np.array([0.0, -0.05, 0.0]))
+    below, report = meet_hints(sunk, toe_hints, toe_mask, align=False)
+    assert report.max_after < 1e-6 and below[55, 10, 1] < -0.01  # the hint decides for its foot
+    assert below[:, [8, 11], 1].min() >= -1e-6  # the other foot is still lifted

@@ -11,7 +11,7 @@ from motionlcm.cli import main
 from motionlcm.errors import MotionLCMError
 from motionlcm.checkpoint import load_checkpoint
 from motionlcm.training.run import compose_config, train
-from tests.training_helpers import TINY_VAE, StepRecorder, common, stage_section
+from tests.training_helpers import TINY_DENOISER, TINY_VAE, StepRecorder, common, stage_section
 
 def test_vae_stage_exports_a_complete_checkpoint(trained):
     export = trained["vae"]
@@ -142,14 +142,16 @@ def test_clear_errors(trained, tmp_path, capsys):
          f"init={tmp_path / 'none'}: checkpoint folder not found"),
         (["train", "stage=mld", f"vae={trained['vae']}", f"init={trained['vae']}", *common(trained["dataset"], tmp_path / "j")],
          "is a 'vae' checkpoint; this needs 'mld'"),
-        (["train", "stage=vae", f"init={trained['mld']}", *common(trained["dataset"], tmp_path / "k")],
-         "init= is supported by the mld stage"),
+        (["train", "stage=lcm", f"teacher={trained['mld']}", f"init={trained['mld']}", *common(trained["dataset"], tmp_path / "k"),
+          *TINY_VAE, *TINY_DENOISER], "init= is supported by the vae and mld stages, not by stage=lcm"),
+        (["train", "stage=vae", f"init={trained['mld']}", "model.vae.width=16", *common(trained["dataset"], tmp_path / "l")],
+         "its VAE does not fit this config"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
-    for failed in ("x", "y", "z", "w", "i", "j", "k"):  # a train that fails on its config leaves nothing behind
+    for failed in ("x", "y", "z", "w", "i", "j", "k", "l"):  # a train that fails on its config leaves nothing behind
         assert not (tmp_path / failed).exists(), failed
 
 
@@ -296,3 +298,29 @@ def test_a_bad_latent_cache_size_is_a_one_line_error(trained, tmp_path):
                  *TINY_DENOISER, "stage.latent_cache=-1"]
     with pytest.raises(MotionLCMError, match="stage.latent_cache must be a number of crops >= 0"):
         train(compose_config(overrides))
+
+
+def test_vae_fine_tune_adds_the_phase_path_and_carries_the_teacher_over(trained, tmp_path):
+    """init= a trained VAE into a config with the phase path: the loaded weights are where training
+    starts (step 0 reproduces them), the anchor loss is logged; the MLD teacher then refuses the new
+    VAE under init= unless stage.init_any_vae says so."""
+    from motionlcm.checkpoint import build_vae
+
+    phase = ["model.vae.phase_periods=[4,8]", "model.vae.phase_channels=2"]
+    out = tmp_path / "tuned"
+    export = train(compose_config(["stage=vae", *common(trained["dataset"], out, steps=2), *TINY_VAE, *phase,
+                                   f"init={trained['vae']}", "stage.anchor_weight=1.0"]))
+    header = (out / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert "train/anchor" in header
+    tuned, base = build_vae(load_checkpoint(export)), build_vae(load_checkpoint(trained["vae"]))
+    assert tuned.config.phase_periods == (4.0, 8.0)
+    assert tuned.state_dict()["encoder_phase_in.weight"].shape == (4, 32, 1)  # 2 periods x 2 channels
+    changed = [k for k, v in base.state_dict().items() if not torch.equal(v, tuned.state_dict()[k])]
+    assert changed  # it trained from the loaded weights ...
+    drift = max((base.state_dict()[k] - tuned.state_dict()[k]).abs().max().item() for k in changed)
+    assert drift < 0.05  # ... two small steps away from them, not from a fresh initialisation
+    mld_args = ["stage=mld", f"vae={export}", f"init={trained['mld']}", *TINY_VAE, *phase, *TINY_DENOISER]
+    with pytest.raises(MotionLCMError, match="trained on another VAE than vae="):
+        train(compose_config([*mld_args, *common(trained["dataset"], tmp_path / "refused", steps=2)]))
+    carried = train(compose_config([*mld_args, *common(trained["dataset"], tmp_path / "carried", steps=2), "stage.init_any_vae=true"]))
+    assert load_checkpoint(carried).kind == "mld"

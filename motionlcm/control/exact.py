@@ -28,6 +28,8 @@ motion as it was:
    foot points (turns away from the hip) to reach further; where the head is hinted too (so the
    spine cannot lean), the shoulder girdle turns about the spine. The knee's or elbow's bend
    plane is smoothed over time, so a nearly straight limb does not swing about its axis.
+5. **Floor**: a foot without a hint of its own that ends below the floor (the sampler's motion
+   crouched for a low hint) is lifted onto it by leg IK (:func:`keep_feet_above_floor`).
 
 Bone lengths never change (translations, rotations of rigid parts and IK that keeps lengths).
 A hint the limb cannot reach (a wrist 3 m from the shoulder) is met as closely as the
@@ -577,6 +579,25 @@ def carry_body(joints: np.ndarray, original: np.ndarray, planted: np.ndarray | N
     _replant_unhinted(joints, original, planted, mask)
 
 
+def keep_feet_above_floor(joints: np.ndarray, mask: np.ndarray, floor: float = 0.0, spread_frames: float = 2.0) -> None:
+    """Raise each foot without a hint of its own wherever its ankle or toe is below ``floor``
+    (HumanML3D's ``y = 0``), by leg IK, the lift spread over ``spread_frames`` each side so it
+    fades in and out. A hinted foot goes where its hint says. Best effort where the leg cannot fold
+    that far. Without it, a crouch redrawn for a head hinted 1 m low put a foot 7 cm through the floor."""
+    from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+    for side, (ankle, toe) in enumerate(FOOT_JOINTS):
+        if mask[:, 10 + side].any():
+            continue
+        depth = np.clip(floor - np.minimum(joints[:, ankle, 1], joints[:, toe, 1]), 0.0, None)
+        if depth.max() < 1e-4:
+            continue
+        width = int(2 * np.ceil(spread_frames) + 1)
+        lift = np.maximum(gaussian_filter1d(maximum_filter1d(depth, width), spread_frames, mode="nearest"), depth)
+        frames = np.flatnonzero(lift > 1e-5)
+        _place_leg(joints, frames, side, joints[frames, ankle] + lift[frames, None] * np.array([0.0, 1.0, 0.0]))
+
+
 def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """The rigid motion of the ground plane (rotation about the vertical axis, then an x/z shift)
     that best takes pelvis points (K, 3) onto their targets (K, 3), least squares (2-D Procrustes).
@@ -600,13 +621,15 @@ def ground_alignment(pelvis: np.ndarray, targets: np.ndarray, min_spread: float 
 
 def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_frames: float = 10.0,
                keep_planted_feet: bool = True, align: bool = True, follow_path: bool = True,
-               dense_gap: int = DENSE_GAP, carry: bool = True) -> tuple[np.ndarray, ExactHintsReport]:
+               dense_gap: int = DENSE_GAP, carry: bool = True, keep_above_floor: bool = True
+               ) -> tuple[np.ndarray, ExactHintsReport]:
     """Correct joints (T, 22, 3) so that they equal ``hints`` (T, 22, 3) where ``mask`` (T, 22) is True.
 
     Hints may be on the pelvis, the toes (10, 11), the head (15) and the wrists (20, 21), in any
     combination; see the module docstring for the method. Gaps of at most ``dense_gap`` frames
     between hints follow the hints' interpolation (:func:`densify_hints`; 0: off). ``carry``: without
-    pelvis hints, the body moves towards far hints of the other joints (:func:`carry_body`). Returns
+    pelvis hints, the body moves towards far hints of the other joints (:func:`carry_body`).
+    ``keep_above_floor``: unhinted feet are lifted out of the floor (:func:`keep_feet_above_floor`). Returns
     (new joints, report); the report measures the given hints only.
     """
     joints = np.array(joints, dtype=np.float64)
@@ -654,6 +677,8 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
     for _ in range(2 if len(feet) == 2 else 1):
         for toe in feet:
             _reach_with_leg(joints, original, planted, hints, mask, toe, decay_frames)
+    if keep_above_floor:
+        keep_feet_above_floor(joints, mask)
 
     arms = [(end, chain) for end, chain in ARMS.items() if mask[:, end].any()]
     # Head (spine bend) and wrists (arm IK, the upper body leaning where an arm falls short) move
@@ -682,4 +707,4 @@ def meet_hints(joints: np.ndarray, hints: np.ndarray, mask: np.ndarray, decay_fr
 
 
 __all__ = ["ExactHintsReport", "SUPPORTED", "carry_body", "densify_hints", "displacement_field", "ground_alignment",
-           "heading_warp", "meet_hints", "two_bone_ik"]
+           "heading_warp", "keep_feet_above_floor", "meet_hints", "two_bone_ik"]
