@@ -390,3 +390,26 @@ def test_denoiser_presets_are_the_model_configs_sizes():
         for key, value in model["denoiser"].items():
             assert getattr(config, key) == value, (name, key)
         assert list(config.latent_shape) == model["vae"]["latent_shape"] and config.text_dim == text_dim
+
+
+def test_velocity_loss_known_answer():
+    """The root height rising 5 cm per frame more than the target's moves the pelvis 1 m/s faster
+    (20 fps) straight up (the other joints store their own heights): smooth-L1 of 1 on one of
+    22 x 3 coordinates = 0.5 / 66; off (and absent) at weight 0; padded frames do not count."""
+    from motionlcm.models.vae import vae_loss
+
+    frames = 8
+    target = torch.zeros(2, frames, 263)
+    target[..., 3] = 0.9  # root height
+    recon = target.clone()
+    recon[..., 3] += 0.05 * torch.arange(frames, dtype=torch.float32)
+    mask = torch.ones(2, frames, dtype=torch.bool)
+    mask[1, 5:] = False
+    recon[1, 5:] = 100.0  # garbage on padded frames
+    mean, std = np.zeros(263, np.float32), np.ones(263, np.float32)
+    latent = torch.zeros(2, 4, 8)
+    losses = vae_loss((recon, latent, latent, latent), target, mask, mean, std, {"velocity": 2.0})
+    assert losses["velocity"].item() == pytest.approx(0.5 / 66, rel=1e-5)
+    plain = vae_loss((recon, latent, latent, latent), target, mask, mean, std)
+    assert "velocity" not in plain
+    assert (losses["total"] - plain["total"]).item() == pytest.approx(2.0 * 0.5 / 66, rel=1e-5)

@@ -137,8 +137,20 @@ class _Stage(L.LightningModule):
     def configure_optimizers(self):
         from diffusers.optimization import get_cosine_schedule_with_warmup
 
-        params = [p for p in self.trained_network().parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=float(self.optim_cfg["lr"]), weight_decay=float(self.optim_cfg.get("weight_decay", 0.0)),
+        lr = float(self.optim_cfg["lr"])
+        # optim.lr_scale {name prefix: factor}: layers added to a trained network (the conv VAE's
+        # phase path) start at zero on both ends and leave that saddle only at a higher rate.
+        scales = dict(self.optim_cfg.get("lr_scale") or {})
+        groups: dict[float, list] = {}
+        for name, p in self.trained_network().named_parameters():
+            if p.requires_grad:
+                factor = next((float(f) for prefix, f in scales.items() if name.startswith(prefix)), 1.0)
+                groups.setdefault(factor, []).append(p)
+        unused = [prefix for prefix in scales if not any(n.startswith(prefix) for n, _ in self.trained_network().named_parameters())]
+        if unused:
+            raise MotionLCMError(f"stage.optim.lr_scale names no parameters of the trained network: {', '.join(unused)}")
+        params = [{"params": ps, "lr": lr * f} for f, ps in sorted(groups.items())]
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=float(self.optim_cfg.get("weight_decay", 0.0)),
                                       betas=tuple(self.optim_cfg.get("betas", (0.9, 0.999))))
         total = self.trainer.max_steps if self.trainer and self.trainer.max_steps and self.trainer.max_steps > 0 else 100_000
         scheduler = get_cosine_schedule_with_warmup(optimizer, int(self.optim_cfg.get("warmup_steps", 0)), total)
