@@ -142,8 +142,8 @@ def test_clear_errors(trained, tmp_path, capsys):
          f"init={tmp_path / 'none'}: checkpoint folder not found"),
         (["train", "stage=mld", f"vae={trained['vae']}", f"init={trained['vae']}", *common(trained["dataset"], tmp_path / "j")],
          "is a 'vae' checkpoint; this needs 'mld'"),
-        (["train", "stage=lcm", f"teacher={trained['mld']}", f"init={trained['mld']}", *common(trained["dataset"], tmp_path / "k"),
-          *TINY_VAE, *TINY_DENOISER], "init= is supported by the vae and mld stages, not by stage=lcm"),
+        (["train", "stage=lcm", f"teacher={trained['mld']}", f"init={trained['mld']}",
+          *common(trained["dataset"], tmp_path / "k"), *TINY_VAE, *TINY_DENOISER], "init= is supported by the vae and mld stages, not by stage=lcm"),
         (["train", "stage=vae", f"init={trained['mld']}", "model.vae.width=16", *common(trained["dataset"], tmp_path / "l")],
          "its VAE does not fit this config"),
     ]
@@ -307,9 +307,19 @@ def test_vae_fine_tune_adds_the_phase_path_and_carries_the_teacher_over(trained,
     from motionlcm.checkpoint import build_vae
 
     phase = ["model.vae.phase_periods=[4,8]", "model.vae.phase_channels=2"]
-    out = tmp_path / "tuned"
+    from lightning.pytorch.callbacks import Callback
+
+    class GroupRecorder(Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.groups = [(len(g["params"]), g["initial_lr"]) for g in trainer.optimizers[0].param_groups]
+
+    out, groups = tmp_path / "tuned", GroupRecorder()
     export = train(compose_config(["stage=vae", *common(trained["dataset"], out, steps=2), *TINY_VAE, *phase,
-                                   f"init={trained['vae']}", "stage.anchor_weight=1.0"]))
+                                   f"init={trained['vae']}", "stage.anchor_weight=1.0", "stage.optim.lr=1e-3",
+                                   "++stage.optim.lr_scale={encoder_phase_: 10, decoder_phase_: 10}"]), [groups])
+    # the phase path's 8 tensors learn 10x faster than the rest
+    n_plain = sum(1 for n, _ in build_vae(load_checkpoint(trained["vae"])).named_parameters())
+    assert groups.groups == [(n_plain, pytest.approx(1e-3)), (8, pytest.approx(1e-2))]
     header = (out / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert "train/anchor" in header
     tuned, base = build_vae(load_checkpoint(export)), build_vae(load_checkpoint(trained["vae"]))
@@ -322,5 +332,6 @@ def test_vae_fine_tune_adds_the_phase_path_and_carries_the_teacher_over(trained,
     mld_args = ["stage=mld", f"vae={export}", f"init={trained['mld']}", *TINY_VAE, *phase, *TINY_DENOISER]
     with pytest.raises(MotionLCMError, match="trained on another VAE than vae="):
         train(compose_config([*mld_args, *common(trained["dataset"], tmp_path / "refused", steps=2)]))
-    carried = train(compose_config([*mld_args, *common(trained["dataset"], tmp_path / "carried", steps=2), "stage.init_any_vae=true"]))
+    carried = train(compose_config([*mld_args, *common(trained["dataset"], tmp_path / "carried", steps=2),
+                                    "stage.init_any_vae=true"]))
     assert load_checkpoint(carried).kind == "mld"

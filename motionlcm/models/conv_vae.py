@@ -226,7 +226,8 @@ class ConvMotionVAE(LatentMotionVAE):
         return out.masked_fill(~mask[..., None], 0.0)
 
 
-__all__ = ["ConvVAEConfig", "ConvMotionVAE", "DilatedConvStack", "phase_waves", "segment_pooling_matrix", "token_interpolation_matrix"]
+__all__ = ["ConvVAEConfig", "ConvMotionVAE", "DilatedConvStack", "phase_waves", "segment_pooling_matrix",
+           "token_interpolation_matrix"]
 
 
 def motion_vae_from_config(config: Mapping[str, Any]) -> nn.Module:

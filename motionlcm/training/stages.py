@@ -146,7 +146,8 @@ class _Stage(L.LightningModule):
             if p.requires_grad:
                 factor = next((float(f) for prefix, f in scales.items() if name.startswith(prefix)), 1.0)
                 groups.setdefault(factor, []).append(p)
-        unused = [prefix for prefix in scales if not any(n.startswith(prefix) for n, _ in self.trained_network().named_parameters())]
+        names = [n for n, _ in self.trained_network().named_parameters()]
+        unused = [prefix for prefix in scales if not any(n.startswith(prefix) for n in names)]
         if unused:
             raise MotionLCMError(f"stage.optim.lr_scale names no parameters of the trained network: {', '.join(unused)}")
         params = [{"params": ps, "lr": lr * f} for f, ps in sorted(groups.items())]
