@@ -383,3 +383,31 @@ def test_metadata_records_the_captions_that_leave_a_side_open():
                 assert entry["sideless"] == ([] if side_word.search(text) else [0]), text
                 opened, named = opened + bool(entry["sideless"]), named + (not entry["sideless"])
     assert opened > 3 and named > 3  # both kinds occur
+
+
+def test_mix_corpus_links_the_chosen_families_under_the_base_splits(corpus, tmp_path):
+    import subprocess
+    import sys
+
+    base, _ = corpus
+    extra = tmp_path / "extra"
+    synthesize_dataset(extra, 24, seed=4, progress=False, workers=1)
+    out = tmp_path / "mix"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "mix_corpus.py"
+    done = subprocess.run([sys.executable, str(script), "--base", str(base), "--extra", str(extra), "--out", str(out),
+                           "--families", "clap,wave"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((extra / "synth_meta.json").read_text())["motions"]
+    picked = sorted(n for n, m in meta.items() if {"clap", "wave"} & set(m["families"]))
+    assert picked and len(picked) < 24
+    train = (out / "train.txt").read_text().split()
+    assert train == (base / "train.txt").read_text().split() + [f"x{n}" for n in picked]
+    for name in ("val.txt", "test.txt"):
+        assert (out / name).read_text() == (base / name).read_text()
+    np.testing.assert_array_equal(np.load(out / "Mean.npy"), np.load(base / "Mean.npy"))
+    np.testing.assert_array_equal(np.load(out / "new_joint_vecs" / f"x{picked[0]}.npy"),
+                                  np.load(extra / "new_joint_vecs" / f"{picked[0]}.npy"))
+    assert (out / "texts" / f"x{picked[0]}.txt").read_text() == (extra / "texts" / f"{picked[0]}.txt").read_text()
+    again = subprocess.run([sys.executable, str(script), "--base", str(base), "--extra", str(extra), "--out", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
