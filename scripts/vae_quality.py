@@ -5,7 +5,9 @@
 VAE is an exported checkpoint folder (any kind holding a VAE) or a Lightning ``.ckpt`` of the
 vae stage. Motions (whole, up to 196 frames) are normalised with the VAE's own Mean/Std,
 reconstructed from the posterior mean, and compared: root-relative MPJPE, global MPJPE, and
-the data / reconstruction ratios of jitter and foot-lift rate, bone-length std.
+the data / reconstruction ratios of jitter and foot-lift rate, bone-length std; on a corpus made
+by ``motionlcm data synth`` also the rule-based prompt checks of each motion's captioned actions
+on the reconstruction (and on the motion itself), overall and per family.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import torch
 from motionlcm.data.humanml3d import read_split
 from motionlcm.evaluation.joint_quality import joint_quality
 from motionlcm.evaluation.metrics import mpjpe
+from motionlcm.evaluation.prompt_checks import prompt_following
 from motionlcm.models import motion_vae_from_config
 from motionlcm.motion.features import features_to_joints
 
@@ -46,6 +49,8 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     vae, mean, std = load_vae(args.vae, args.train_data)
     names = sorted(p.stem for p in (args.data / "new_joint_vecs").glob("*.npy"))[: args.max]
+    meta_path = args.data / "synth_meta.json"
+    metas = json.loads(meta_path.read_text())["motions"] if meta_path.is_file() else None
     true_j, recon_j, rel, glob_err = [], [], [], []
     with torch.no_grad():
         for name in names:
@@ -69,6 +74,12 @@ def main(argv=None) -> int:
         "bone_std_cm": q_recon["bone_std_cm"], "bone_std_max_cm": q_recon["bone_std_max_cm"],
         "skating_data": q_true["foot_skating"], "skating_recon": q_recon["foot_skating"],
     }
+    if metas is not None:
+        actions = [metas[name] for name in names]
+        data_checks, recon_checks = prompt_following(true_j, actions), prompt_following(recon_j, actions)
+        report["prompt_checks_data"] = data_checks["overall"]
+        report["prompt_checks_recon"] = recon_checks["overall"]
+        report["prompt_checks_recon_families"] = recon_checks["families"]
     json.dump(report, sys.stdout, indent=1)
     print()
     return 0
