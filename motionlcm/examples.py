@@ -61,7 +61,7 @@ CANDIDATES: tuple[ExamplePrompt, ...] = (
 PASSING: tuple[str, ...] = (
     "a person walks forward", "a person runs forward", "a person walks backwards",
     "a person kicks with the right leg", "a person sits down on the ground and stands back up",
-    "a person drops to their left knee and rises again",
+    "a person drops to their left knee and rises again", "a person does a full turn to the right",
 )
 EXAMPLES: tuple[ExamplePrompt, ...] = tuple(p for p in CANDIDATES if p.text in PASSING)
 
