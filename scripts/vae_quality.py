@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionlcm.data.humanml3d import read_split
 from motionlcm.evaluation.joint_quality import joint_quality
 from motionlcm.evaluation.metrics import mpjpe
-from motionlcm.evaluation.prompt_checks import prompt_following
+from motionlcm.evaluation.prompt_checks import load_synth_meta, prompt_following
 from motionlcm.models import motion_vae_from_config
 from motionlcm.motion.features import features_to_joints
 
@@ -50,7 +49,7 @@ def main(argv=None) -> int:
     vae, mean, std = load_vae(args.vae, args.train_data)
     names = sorted(p.stem for p in (args.data / "new_joint_vecs").glob("*.npy"))[: args.max]
     meta_path = args.data / "synth_meta.json"
-    metas = json.loads(meta_path.read_text())["motions"] if meta_path.is_file() else None
+    metas = load_synth_meta(meta_path) if meta_path.is_file() else None
     true_j, recon_j, rel, glob_err = [], [], [], []
     with torch.no_grad():
         for name in names:

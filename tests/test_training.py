@@ -146,12 +146,15 @@ def test_clear_errors(trained, tmp_path, capsys):
           *common(trained["dataset"], tmp_path / "k"), *TINY_VAE, *TINY_DENOISER], "init= is supported by the vae and mld stages, not by stage=lcm"),
         (["train", "stage=vae", f"init={trained['mld']}", "model.vae.width=16", *common(trained["dataset"], tmp_path / "l")],
          "its VAE does not fit this config"),
+        (["train", "stage=vae", "++stage.optim.lr_scale={nope_: 10}",
+          *common(trained["dataset"], tmp_path / "m")],
+         "stage.optim.lr_scale names no parameters of the trained network: nope_"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
-    for failed in ("x", "y", "z", "w", "i", "j", "k", "l"):  # a train that fails on its config leaves nothing behind
+    for failed in ("x", "y", "z", "w", "i", "j", "k", "l", "m"):  # a train that fails on its config leaves nothing behind
         assert not (tmp_path / failed).exists(), failed
 
 

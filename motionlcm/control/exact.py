@@ -583,7 +583,7 @@ def keep_feet_above_floor(joints: np.ndarray, mask: np.ndarray, floor: float = 0
     """Raise each foot without a hint of its own wherever its ankle or toe is below ``floor``
     (HumanML3D's ``y = 0``), by leg IK, the lift spread over ``spread_frames`` each side so it
     fades in and out. A hinted foot goes where its hint says. Best effort where the leg cannot fold
-    that far. Without it, a crouch redrawn for a head hinted 1 m low put a foot 7 cm through the floor."""
+    that far. Without it, a crouch redrawn for a head hinted 1 m low put a foot 2.7 cm through the floor."""
     from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
     for side, (ankle, toe) in enumerate(FOOT_JOINTS):

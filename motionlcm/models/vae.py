@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import MotionLCMError
-from ..motion.features import FEATURE_DIM, features_to_joints
+from ..motion.features import FEATURE_DIM, FPS, features_to_joints
 from .layers import (TRANSFORMER_KEYS, LatentTransformerConfig, SkipTransformerDecoder, SkipTransformerEncoder,
                      build_positional_embedding, config_from_mapping, count_parameters)
 
@@ -213,7 +213,7 @@ def vae_loss(model_out: VAEOutput | tuple, target: torch.Tensor, mask: torch.Ten
       de-normalised recon and target;
     * ``kl``: ``KL(N(mu, exp(logvar)) || N(0, 1))`` averaged over every latent element;
     * ``velocity`` (weight 0 by default, then not computed): smooth-L1 between the joints'
-      velocities (m/s at HumanML3D's 20 fps) over pairs of valid frames. Fast motion (claps,
+      velocities (m/s at HumanML3D's ``FPS``, 20) over pairs of valid frames. Fast motion (claps,
       waves) is a small share of the joint error but most of the velocity error.
 
     Reconstruction terms average each frame's elements, then average over each sequence's
@@ -240,9 +240,8 @@ def vae_loss(model_out: VAEOutput | tuple, target: torch.Tensor, mask: torch.Ten
     total = weights.features * feature_loss + weights.joints * joint_loss + weights.kl * kl_loss
     losses = {"features": feature_loss, "joints": joint_loss, "kl": kl_loss}
     if weights.velocity:
-        fps = 20.0
-        recon_vel = (recon_joints[:, 1:] - recon_joints[:, :-1]) * fps
-        target_vel = (target_joints[:, 1:] - target_joints[:, :-1]) * fps
+        recon_vel = (recon_joints[:, 1:] - recon_joints[:, :-1]) * FPS
+        target_vel = (target_joints[:, 1:] - target_joints[:, :-1]) * FPS
         pairs = mask[:, 1:] & mask[:, :-1]
         velocity_loss = masked_frame_mean(F.smooth_l1_loss(recon_vel, target_vel, reduction="none").mean(dim=(-2, -1)), pairs)
         losses["velocity"] = velocity_loss

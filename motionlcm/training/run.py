@@ -138,6 +138,7 @@ def build_stage(cfg, datamodule):
         if not hasattr(stage, "load_initial_weights"):
             raise MotionLCMError(f"init= is supported by the vae and mld stages, not by stage={name}")
         stage.load_initial_weights(str(init))
+    stage.param_groups(1.0)  # optim.lr_scale errors now, before the run writes anything
     if stage.frozen_vae:
         stage.use_latent_cache(node.get("latent_cache"))
     return stage

@@ -130,28 +130,42 @@ class _Stage(L.LightningModule):
         if self.ema is not None:
             self.ema.update_parameters(self.trained_network())
 
+    def _init_checkpoint(self, path: str, kinds: tuple[str, ...]) -> Checkpoint:
+        """The ``init=`` export, of one of ``kinds``, with this dataset's Mean/Std (one-line errors)."""
+        try:
+            ckpt = load_checkpoint(path, expected_kinds=kinds)
+        except MotionLCMError as exc:
+            raise MotionLCMError(f"init={path}: {exc}") from None
+        _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
+        return ckpt
+
     def export_network(self) -> torch.nn.Module:
         """The weights to export: the EMA copy when enabled."""
         return self.ema.module if self.ema is not None else self.trained_network()
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The trained network's parameters grouped by ``optim.lr_scale`` ({name prefix: factor}):
+        layers added to a trained network (the conv VAE's phase path) start at zero on both ends
+        and leave that saddle only at a higher rate. A prefix that names no parameter is an error
+        (checked when the stage is built, before any output is written)."""
+        scales = {str(prefix): float(f) for prefix, f in dict(self.optim_cfg.get("lr_scale") or {}).items()}
+        groups: dict[float, list] = {}
+        used: set[str] = set()
+        for name, p in self.trained_network().named_parameters():
+            prefix = next((q for q in scales if name.startswith(q)), None)
+            used.update([prefix] if prefix else [])
+            if p.requires_grad:
+                groups.setdefault(scales.get(prefix, 1.0), []).append(p)
+        unused = [prefix for prefix in scales if prefix not in used]
+        if unused:
+            raise MotionLCMError(f"stage.optim.lr_scale names no parameters of the trained network: {', '.join(unused)}")
+        return [{"params": ps, "lr": lr * f} for f, ps in sorted(groups.items())]
 
     def configure_optimizers(self):
         from diffusers.optimization import get_cosine_schedule_with_warmup
 
         lr = float(self.optim_cfg["lr"])
-        # optim.lr_scale {name prefix: factor}: layers added to a trained network (the conv VAE's
-        # phase path) start at zero on both ends and leave that saddle only at a higher rate.
-        scales = dict(self.optim_cfg.get("lr_scale") or {})
-        groups: dict[float, list] = {}
-        for name, p in self.trained_network().named_parameters():
-            if p.requires_grad:
-                factor = next((float(f) for prefix, f in scales.items() if name.startswith(prefix)), 1.0)
-                groups.setdefault(factor, []).append(p)
-        names = [n for n, _ in self.trained_network().named_parameters()]
-        unused = [prefix for prefix in scales if not any(n.startswith(prefix) for n in names)]
-        if unused:
-            raise MotionLCMError(f"stage.optim.lr_scale names no parameters of the trained network: {', '.join(unused)}")
-        params = [{"params": ps, "lr": lr * f} for f, ps in sorted(groups.items())]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=float(self.optim_cfg.get("weight_decay", 0.0)),
+        optimizer = torch.optim.AdamW(self.param_groups(lr), lr=lr, weight_decay=float(self.optim_cfg.get("weight_decay", 0.0)),
                                       betas=tuple(self.optim_cfg.get("betas", (0.9, 0.999))))
         total = self.trainer.max_steps if self.trainer and self.trainer.max_steps and self.trainer.max_steps > 0 else 100_000
         scheduler = get_cosine_schedule_with_warmup(optimizer, int(self.optim_cfg.get("warmup_steps", 0)), total)
@@ -183,11 +197,7 @@ class VAEStage(_Stage):
         VAE's zero-initialised phase path) may be absent there and keep their initialisation. With
         ``anchor_weight`` > 0 a frozen copy of the loaded VAE is kept, and the posterior means are
         pulled towards its (a fine-tuned VAE whose latents stay close keeps a denoiser usable)."""
-        try:
-            ckpt = load_checkpoint(path)
-        except MotionLCMError as exc:
-            raise MotionLCMError(f"init={path}: {exc}") from None
-        _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
+        ckpt = self._init_checkpoint(path, ("vae", "mld", "lcm", "control"))
         state = ckpt.sub_state("vae")
         if not state:
             raise MotionLCMError(f"init={path}: the checkpoint holds no VAE")
@@ -301,6 +311,7 @@ class MLDStage(_GeneratorStage):
             raise MotionLCMError("the mld stage needs a trained VAE: add vae=PATH (a folder written by stage=vae)")
         super().__init__(optim, mean, std)
         self.save_hyperparameters(ignore=["mean", "std"])
+        self.init_any_vae = bool(init_any_vae)
         from ..diffusion import NoiseSchedule, make_ddpm_scheduler
         from ..models.text_encoder import load_text_encoder
 
@@ -333,15 +344,11 @@ class MLDStage(_GeneratorStage):
 
     def load_initial_weights(self, path: str) -> None:
         """Start from an exported teacher's denoiser (fine-tuning / a longer schedule); same VAE required."""
-        try:
-            ckpt = load_checkpoint(path, expected_kinds=("mld",))
-        except MotionLCMError as exc:
-            raise MotionLCMError(f"init={path}: {exc}") from None
-        _check_same_normalisation(ckpt, self.mean.cpu().numpy(), self.std.cpu().numpy())
+        ckpt = self._init_checkpoint(path, ("mld",))
         vae_state = ckpt.sub_state("vae")
         own = self.vae.state_dict()
         # stage.init_any_vae: deliberately carry a denoiser over to a fine-tuned VAE (same latent shape).
-        if not self.hparams.get("init_any_vae") and (
+        if not self.init_any_vae and (
                 vae_state.keys() != own.keys() or any(not torch.equal(vae_state[k], own[k].cpu()) for k in own)):
             raise MotionLCMError(f"init={path}: its denoiser was trained on another VAE than vae= "
                                  "(stage.init_any_vae=true carries it over on purpose)")
