@@ -142,7 +142,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed,
                   control=args.control, latent_tuning_steps=args.tune_steps, tuning_progress=_tuning_bar(args.tune_steps),
-                  exact_hints=not args.no_exact_hints)
+                  exact_hints=not args.no_exact_hints, companion_controlnet=not args.no_controlnet)
     paths = []
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
@@ -161,8 +161,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         exact = result.hint_errors[0] if result.hint_errors and result.hint_errors[0] else None
         before = (f" (the sampled motion missed them by {exact['mean_before'] * 100:.1f} cm on average; corrected)"
                   if exact else "")
+        steered = f"; steered by the ControlNet in {result.controlnet}" if result.controlnet else ""
         print(f"control: {int(result.hint_mask[0].sum())} hinted joint positions, mean error "
-              f"{errors['avg_err'] * 100:.1f} cm{before}{tuned}")
+              f"{errors['avg_err'] * 100:.1f} cm{before}{tuned}{steered}")
     return 0
 
 
@@ -359,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="consistency latent tuning steps towards the --control hints (MotionLCM: 400; LCM-based checkpoints)")
     p.add_argument("--no-exact-hints", action="store_true",
                    help="skip the motion-space correction that makes the joints meet the hints exactly")
+    p.add_argument("--no-controlnet", action="store_true",
+                   help="do not sample through the companion ControlNet the model lists for the hinted joints "
+                        "(the default model: its pelvis ControlNet under pelvis-only hints)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_generate)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,6 +34,7 @@ class MotionOutput:
     tuning: dict | None = None  # latent tuning: steps, hint loss before/after (first/last step), seconds
     # exact hints (control/exact.py): per sample {mean_before, max_before, mean_after, max_after, unreachable} metres
     hint_errors: list[dict] | None = None
+    controlnet: str | None = None  # the folder of the ControlNet that steered the sampling, if one did
 
     def seed_of(self, index: int) -> int | None:
         """The seed that reproduces sample ``index`` (with the same batch when one seed was given)."""
@@ -114,6 +116,20 @@ class GenerationInputs:
         return torch.Generator(device="cpu").manual_seed(self.seed)
 
 
+# (ControlNet, trajectory encoder, the folder they came from)
+ControlNetModules = tuple
+
+
+@dataclass
+class ControlTokens:
+    """:meth:`MotionPipeline.prepare_control`'s trajectory tokens and the ControlNet that reads them
+    (the checkpoint's own, or a companion's, :meth:`MotionPipeline.companion_for`)."""
+
+    tokens: torch.Tensor
+    controlnet: torch.nn.Module
+    source: str
+
+
 @dataclass
 class PromptConditions:
     """:meth:`MotionPipeline.encode_prompt`: the text conditions, and the empty text's for CFG."""
@@ -145,9 +161,14 @@ class MotionPipeline:
     """
 
     def __init__(self, vae, denoiser, text_encoder, scheduler, mean: np.ndarray, std: np.ndarray, config: dict,
-                 device: torch.device, name: str = "", controlnet=None, traj_encoder=None):
+                 device: torch.device, name: str = "", controlnet=None, traj_encoder=None,
+                 companions: dict[frozenset, Path] | None = None):
         self.vae, self.denoiser, self.text_encoder, self.scheduler = vae, denoiser, text_encoder, scheduler
         self.controlnet, self.traj_encoder = controlnet, traj_encoder
+        # joint set -> folder of a ControlNet trained on this very model (config ``controlnets``),
+        # loaded on first use (:meth:`companion_for`)
+        self.companions = dict(companions or {})
+        self._loaded_companions: dict[Path, tuple] = {}
         self.config, self.device, self.name = config, device, name
         self.kind = config["kind"]
         self.mean = torch.as_tensor(mean, device=device)
@@ -192,7 +213,38 @@ class MotionPipeline:
             raise MotionLCMError(f"{directory}: text encoder {ckpt.config['text_encoder']} gives {text_dim}-d "
                                  f"embeddings but the denoiser expects {denoiser.config.text_dim}")
         return cls(vae.to(device), denoiser.to(device), text_encoder, scheduler, ckpt.mean, ckpt.std, ckpt.config,
-                   device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder)
+                   device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder,
+                   companions=_companion_controlnets(Path(directory), ckpt.config))
+
+    def _companion_path(self, hint_mask) -> Path | None:
+        """The companion folder for the joints that ``hint_mask`` (..., 22) marks anywhere, if listed."""
+        if hint_mask is None or not self.companions:
+            return None
+        mask = torch.as_tensor(hint_mask)
+        marked = mask.reshape(-1, mask.shape[-1]).any(0).cpu().numpy()
+        return self.companions.get(frozenset(int(j) for j in np.flatnonzero(marked)))
+
+    def companion_for(self, hint_mask: torch.Tensor | np.ndarray | None) -> ControlNetModules | None:
+        """The companion ControlNet (config ``controlnets``) trained for exactly the joints these hints
+        mark, as (controlnet, trajectory encoder, folder); None when the checkpoint has its own
+        ControlNet, no hints are given or no companion matches. Its base weights must be this model's:
+        a ControlNet steers the denoiser it was trained on."""
+        path = None if self.controlnet is not None else self._companion_path(hint_mask)
+        if path is None:
+            return None
+        if path not in self._loaded_companions:
+            from .checkpoint import load_checkpoint
+            from .models.controlnet import build_control_modules
+
+            ckpt = load_checkpoint(path, expected_kinds=("control",))
+            own = {**{f"denoiser.{k}": v for k, v in self.denoiser.state_dict().items()},
+                   **{f"vae.{k}": v for k, v in self.vae.state_dict().items()}}
+            if any(k not in ckpt.weights or not torch.equal(v.cpu(), ckpt.weights[k]) for k, v in own.items()):
+                raise MotionLCMError(f"{path}: this ControlNet was trained on another model than {self.name} "
+                                     "(its denoiser / VAE weights differ); remove it from 'controlnets' in config.yaml")
+            controlnet, traj_encoder = (m.to(self.device) for m in build_control_modules(ckpt))
+            self._loaded_companions[path] = (controlnet, traj_encoder, str(path))
+        return self._loaded_companions[path]
 
     def lcm_timesteps_for(self, steps: int) -> list[int] | None:
         """The checkpoint's own LCM schedule for ``steps`` (``lcm.timesteps``, e.g. a converted V1
@@ -246,14 +298,15 @@ class MotionPipeline:
             if tuning > 0:
                 raise MotionLCMError("latent tuning needs control hints (a control spec)")
         else:
-            if self.controlnet is None and tuning == 0 and not exact_hints:
-                raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet; "
-                                     "use a 'control' checkpoint, latent tuning steps > 0 or exact hints to follow the hints")
             if tuning > 0 and self.sampler_kind != "lcm":
                 raise MotionLCMError("latent tuning needs a MotionLCM (lcm) checkpoint or a ControlNet trained on one")
             from .control.spec import control_batch
 
             hints, hint_mask = control_batch(control, frames)
+            if self.controlnet is None and self._companion_path(hint_mask) is None and tuning == 0 and not exact_hints:
+                raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet "
+                                     "for these joints; use a 'control' checkpoint, latent tuning steps > 0 or exact hints "
+                                     "to follow the hints")
         return GenerationInputs(texts, frames, steps, scale, seed, hints, hint_mask, tuning, bool(exact_hints))
 
     def encode_prompt(self, texts: Sequence[str], guidance: float | None = None) -> PromptConditions:
@@ -271,29 +324,38 @@ class MotionPipeline:
         return draw_noise((batch, *self.denoiser.config.latent_shape), generator)
 
     def prepare_control(self, hints: np.ndarray | None, hint_mask: np.ndarray | None,
-                        lengths: Sequence[int] | None = None):
-        """(hints, mask, ControlNet tokens) on the device; all None without hints, tokens None without a
-        ControlNet. ``lengths``: the motions' frame counts (default: the hints' frame count)."""
+                        lengths: Sequence[int] | None = None, companion: bool = True):
+        """(hints, mask, :class:`ControlTokens`) on the device; all None without hints, tokens None
+        without a ControlNet: the checkpoint's own, else (``companion``) the companion trained for
+        the hinted joints (:meth:`companion_for`). ``lengths``: the motions' frame counts (default:
+        the hints' frame count)."""
         if hints is None:
             return None, None, None
         hints_t = torch.as_tensor(hints, device=self.device)
         mask_t = torch.as_tensor(hint_mask, device=self.device)
         lengths_t = None if lengths is None else torch.as_tensor(list(lengths), device=self.device)
-        tokens = self.traj_encoder.encode_hints(hints_t, mask_t, lengths_t) if self.controlnet is not None else None
-        return hints_t, mask_t, tokens
+        modules = (self.controlnet, self.traj_encoder, self.name) if self.controlnet is not None else (
+            self.companion_for(mask_t) if companion else None)
+        if modules is None:
+            return hints_t, mask_t, None
+        controlnet, traj_encoder, source = modules
+        return hints_t, mask_t, ControlTokens(traj_encoder.encode_hints(hints_t, mask_t, lengths_t), controlnet, source)
 
     def predict_noise(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
-                      tokens: torch.Tensor | None = None) -> torch.Tensor:
-        """The denoiser's epsilon, through the ControlNet when there are control tokens."""
+                      tokens: ControlTokens | None = None) -> torch.Tensor:
+        """The denoiser's epsilon, through the ControlNet of ``tokens`` when there are control tokens."""
         from .models.controlnet import controlled_eps
 
-        if tokens is not None and len(tokens) != len(x):  # CFG doubles the batch: [uncond, cond]
-            tokens = torch.cat([tokens] * (len(x) // len(tokens)))
-        return controlled_eps(self.denoiser, self.controlnet, x, t, c, tokens, w)
+        if tokens is None:
+            return controlled_eps(self.denoiser, None, x, t, c, None, w)
+        states = tokens.tokens
+        if len(states) != len(x):  # CFG doubles the batch: [uncond, cond]
+            states = torch.cat([states] * (len(x) // len(states)))
+        return controlled_eps(self.denoiser, tokens.controlnet, x, t, c, states, w)
 
     def denoise_latents(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float, generator,
                         progress: Callable[[int, int], None] | None = None,
-                        tokens: torch.Tensor | None = None) -> torch.Tensor:
+                        tokens: ControlTokens | None = None) -> torch.Tensor:
         """Noise -> clean latents with the checkpoint's scheduler: LCM's consistency loop (guidance
         as an embedding) or DDIM with classifier-free guidance."""
         from .diffusion import ddim_sample, lcm_sample
@@ -307,7 +369,7 @@ class MotionPipeline:
                            initial_noise=latents, progress=progress)
 
     def tune_latents(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float, generator,
-                     mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, tokens: torch.Tensor | None,
+                     mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, tokens: ControlTokens | None,
                      tuning_steps: int, tuning_progress=None, progress=None) -> tuple[torch.Tensor, dict]:
         """Consistency latent tuning of the initial noise towards the hints, then the final
         (fixed-noise) LCM sample through the same consistency loop."""
@@ -346,7 +408,7 @@ class MotionPipeline:
 
     def refine_towards_hints(self, latents: torch.Tensor, prompt: PromptConditions, guidance: float, generator,
                              mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, frames: list[int],
-                             tokens: torch.Tensor | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS
+                             tokens: ControlTokens | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS
                              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Projection inside the sampler (after ProjFlow / SDEdit): the sampled motion is corrected to
         its hints in motion space, encoded back to a latent, re-noised to ``timestep`` and denoised
@@ -406,7 +468,7 @@ class MotionPipeline:
                  guidance: float | None = None, seed: int | Sequence[int] | None = None,
                  progress: Callable[[int, int], None] | None = None, control=None, latent_tuning_steps: int = 0,
                  tuning_progress: Callable[[int, int, float], None] | None = None,
-                 exact_hints: bool = True, hint_refinement: bool = True) -> MotionOutput:
+                 exact_hints: bool = True, hint_refinement: bool = True, companion_controlnet: bool = True) -> MotionOutput:
         """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
         sample then depends only on its own seed, whatever else is in the batch).
 
@@ -418,7 +480,10 @@ class MotionPipeline:
         after sampling, a motion-space correction (:mod:`motionlcm.control.exact`) makes the joints
         meet the hints exactly; ``features`` are then recomputed from the corrected joints.
         ``hint_refinement`` (default on, LCM-family models with exact hints and no foot hints): before that, one
-        projection round inside the sampler (:meth:`refine_towards_hints`).
+        projection round inside the sampler (:meth:`refine_towards_hints`). ``companion_controlnet``
+        (default on): a checkpoint without a ControlNet of its own samples through the companion one
+        its config lists for exactly the hinted joints (:meth:`companion_for`; the embedded default
+        model lists its pelvis ControlNet), which makes the corrected motion more natural.
         """
         inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints)
         frames, steps, scale = inputs.frames, inputs.steps, inputs.guidance
@@ -431,7 +496,7 @@ class MotionPipeline:
         latents = self.prepare_latents(len(inputs.texts), generator)
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
-        hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask, frames)
+        hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask, frames, companion_controlnet)
         tuning = None
         if inputs.latent_tuning_steps > 0:
             latent, tuning = self.tune_latents(latents, prompt, steps, scale, generator, mask, hints, hint_mask, tokens,
@@ -463,7 +528,37 @@ class MotionPipeline:
             timings["denoise"] = t2 - t1 - timings["tuning"]
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), inputs.texts,
                             inputs.seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning,
-                            hint_errors)
+                            hint_errors, None if tokens is None else tokens.source)
+
+
+def _companion_controlnets(directory: Path, config: dict) -> dict[frozenset, Path]:
+    """Config ``controlnets``: folders (relative to the checkpoint's) of ControlNets trained on this
+    model, keyed by the joints each was trained for (read from its config; weights load on first
+    use). A listed folder that is missing is skipped with a warning (a model folder copied on its
+    own keeps working); one that is not a control checkpoint is a one-line error."""
+    import yaml
+
+    listed = config.get("controlnets") or []
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        raise MotionLCMError(f"{directory}/config.yaml: 'controlnets' must be a list of folder paths, got {listed!r}")
+    companions = {}
+    for entry in listed:
+        path = (directory / entry).resolve()
+        config_path = path / "config.yaml"
+        if not path.exists():  # a model folder copied on its own still loads, without the companion
+            warnings.warn(f"{directory}: companion ControlNet {entry!r} not found ({path}); sampling without it", stacklevel=3)
+            continue
+        try:
+            companion = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+        except yaml.YAMLError:
+            companion = None
+        if not isinstance(companion, dict) or companion.get("kind") != "control":
+            raise MotionLCMError(f"{directory}/config.yaml lists ControlNet {entry!r}, but {path} is not a control checkpoint")
+        joints = (companion.get("control") or {}).get("joints")
+        if not isinstance(joints, list) or not joints:
+            raise MotionLCMError(f"{config_path}: 'control.joints' must list the joints the ControlNet was trained for")
+        companions[frozenset(int(j) for j in joints)] = path
+    return companions
 
 
 def _refinement_helps(hint_mask: torch.Tensor) -> bool:

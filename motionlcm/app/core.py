@@ -134,7 +134,9 @@ class ControlSupport:
         if "control" not in params:
             return cls()
         sampler = getattr(pipe, "sampler_kind", getattr(pipe, "kind", ""))
-        return cls(controlnet=getattr(pipe, "controlnet", None) is not None,
+        # a companion ControlNet (the default model's pelvis one) steers the pelvis presets
+        own_or_companion = getattr(pipe, "controlnet", None) is not None or bool(getattr(pipe, "companions", None))
+        return cls(controlnet=own_or_companion,
                    tuning="latent_tuning_steps" in params and sampler == "lcm", exact="exact_hints" in params)
 
 

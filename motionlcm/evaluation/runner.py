@@ -308,6 +308,13 @@ def control_and_skating(joints, hints: torch.Tensor, hint_mask: torch.Tensor, le
     return errors
 
 
+def _joint_mask(joints: Sequence[int]) -> np.ndarray:
+    """(22,) bool: the joints of a control row."""
+    mask = np.zeros(22, dtype=bool)
+    mask[list(joints)] = True
+    return mask
+
+
 def control_points(joints, density) -> tuple[tuple[int, ...], str]:
     """The joint indices and the row label of a control method; a bad joint set or density fails here."""
     from ..control.hints import parse_density, parse_joint_set
@@ -439,13 +446,15 @@ class ControlledGenerator(PipelineGenerator):
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
                  density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True,
-                 features: str = "model") -> None:
+                 features: str = "model", companion: bool = True) -> None:
         super().__init__(pipe, steps, guidance, features)
-        self.refine = bool(refine)
+        self.refine, self.companion = bool(refine), bool(companion)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
-        if pipe.controlnet is None and self.tune_steps == 0 and not self.exact:
+        self.controlnet_used: str | None = None  # the ControlNet the last batch sampled through
+        if pipe.controlnet is None and self.tune_steps == 0 and not self.exact and not (
+                self.companion and hasattr(pipe, "_companion_path") and pipe._companion_path(_joint_mask(self.joints))):
             raise MotionLCMError(f"{pipe.name}: a controlled method needs a control checkpoint, tune_steps > 0 or exact hints")
         if self.tune_steps and pipe.sampler_kind != "lcm":
             raise MotionLCMError(f"{pipe.name}: latent tuning needs an LCM-family checkpoint")
@@ -455,20 +464,24 @@ class ControlledGenerator(PipelineGenerator):
         tuned = f" +LT{self.tune_steps}" if self.tune_steps else ""
         exact = " +exact" if self.exact else ""
         refined = " -refine" if self.exact and not self.refine else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{self._features_label}"
+        alone = " -controlnet" if not self.companion and getattr(self.pipe, "companions", None) else ""
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{self._features_label}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
         hints, hint_mask = crop_hints(batch, self.joints, self.density)
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
-                        exact_hints=self.exact, hint_refinement=self.refine)
+                        exact_hints=self.exact, hint_refinement=self.refine,
+                        **({} if self.companion else {"companion_controlnet": False}))
+        self.controlnet_used = getattr(out, "controlnet", None)
         return Generated(self._scored_features(out, lengths), dict(out.timings),
                          control_and_skating(out.joints, hints, hint_mask, lengths))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
-                "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine}
+                "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine,
+                "controlnet": self.controlnet_used}
 
 
 @dataclass
@@ -519,7 +532,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         return pipes[key]
 
     def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True,
-                features="model") -> list[Method]:
+                features="model", companion=True) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         check_feature_source(features)  # before the checkpoint loads
@@ -527,7 +540,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         if control is None and tune_steps is None:
             generators = [PipelineGenerator(pipe, n, scale, features) for n in counts]
         else:
-            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features)
+            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features, companion)
                           for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
@@ -569,7 +582,8 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             unknown = sorted(set(spec) - set(METHOD_KEYS))
             if unknown:
                 raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use {', '.join(METHOD_KEYS)}")
-            flags = {key: spec[key] for key in ("exact", "refine") if key in spec and not isinstance(spec[key], bool)}
+            flags = {key: spec[key] for key in ("exact", "refine", "controlnet")
+                     if key in spec and not isinstance(spec[key], bool)}
             if flags:
                 raise MotionLCMError(f"method {spec}: {', '.join(flags)} must be true or false, got {list(flags.values())}")
             if "vae" in spec:
@@ -577,7 +591,8 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             else:
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
                                         spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
-                                        spec.get("refine", True), spec.get("features", "model")))
+                                        spec.get("refine", True), spec.get("features", "model"),
+                                        spec.get("controlnet", True)))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -595,7 +610,8 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
     return resolved
 
 
-METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine", "features")
+METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine", "features",
+               "controlnet")
 
 
 def _as_list(value) -> list:

@@ -166,12 +166,12 @@ def run_control_benchmark(pipe, frames: int, repeats: int, warmup: int, steps: i
             progress(f"control {label}")
         mask = spatial_mask(frames, joints, density, generator=torch.Generator().manual_seed(0)).numpy()
         hints = np.where(mask[..., None], base + np.array([0.1, 0.0, 0.05], np.float32), 0.0).astype(np.float32)
-        row = BenchRow(f"MotionLCM-{steps} + exact hints, {label}", steps, 1)
-
         def call():
             return pipe([text], frames, num_steps=steps, guidance=guidance, seed=0, control=(hints, mask))
 
         out = call()
+        steered = " + companion ControlNet" if getattr(out, "controlnet", None) and pipe.controlnet is None else ""
+        row = BenchRow(f"MotionLCM-{steps}{steered} + exact hints, {label}", steps, 1)
         row.median_ms["total"] = median_ms(call, pipe.device, repeats, warmup)
         for part in ("text", "denoise", "decode", "joints", "exact_hints"):
             row.median_ms[part] = 1000.0 * out.timings.get(part, 0.0)
