@@ -103,3 +103,12 @@ def test_eval_control_rows_take_the_companion_by_default_and_controlnet_false_tu
     assert rows[1].name.endswith("-controlnet") and rows[0].name != rows[1].name
     with pytest.raises(MotionLCMError, match="controlnet must be true or false"):
         resolve_methods([{"ckpt": str(SHIPPED / "motionlcm"), "control": control, "controlnet": "no"}])
+
+
+def test_eval_control_rows_can_leave_out_the_smoothing_pass():
+    from motionlcm.evaluation.runner import resolve_methods
+
+    control = {"joints": "all", "density": "25%"}
+    rows = resolve_methods([{"ckpt": str(SHIPPED / "motionlcm"), "steps": 1, "control": control, "smooth": False}])
+    assert rows[0].generator.smooth is False and rows[0].name.endswith("-smooth")
+    assert rows[0].generator.describe()["hint_smoothing"] is False

@@ -446,9 +446,9 @@ class ControlledGenerator(PipelineGenerator):
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
                  density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True,
-                 features: str = "model", companion: bool = True) -> None:
+                 features: str = "model", companion: bool = True, smooth: bool = True) -> None:
         super().__init__(pipe, steps, guidance, features)
-        self.refine, self.companion = bool(refine), bool(companion)
+        self.refine, self.companion, self.smooth = bool(refine), bool(companion), bool(smooth)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
@@ -465,7 +465,8 @@ class ControlledGenerator(PipelineGenerator):
         exact = " +exact" if self.exact else ""
         refined = " -refine" if self.exact and not self.refine else ""
         alone = " -controlnet" if not self.companion and getattr(self.pipe, "companions", None) else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{self._features_label}"
+        rough = " -smooth" if self.exact and not self.smooth else ""
+        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{rough}{self._features_label}"
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
@@ -473,7 +474,8 @@ class ControlledGenerator(PipelineGenerator):
         out = self.pipe(batch.texts, lengths, num_steps=self.steps, guidance=self.guidance, seed=batch.seeds,
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
                         exact_hints=self.exact, hint_refinement=self.refine,
-                        **({} if self.companion else {"companion_controlnet": False}))
+                        **({} if self.companion else {"companion_controlnet": False}),
+                        **({} if self.smooth else {"hint_smoothing": False}))
         self.controlnet_used = getattr(out, "controlnet", None)
         return Generated(self._scored_features(out, lengths), dict(out.timings),
                          control_and_skating(out.joints, hints, hint_mask, lengths))
@@ -481,7 +483,7 @@ class ControlledGenerator(PipelineGenerator):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
                 "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine,
-                "controlnet": self.controlnet_used}
+                "controlnet": self.controlnet_used, "hint_smoothing": self.smooth}
 
 
 @dataclass
@@ -532,7 +534,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         return pipes[key]
 
     def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True,
-                features="model", companion=True) -> list[Method]:
+                features="model", companion=True, smooth=True) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         check_feature_source(features)  # before the checkpoint loads
@@ -540,7 +542,8 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         if control is None and tune_steps is None:
             generators = [PipelineGenerator(pipe, n, scale, features) for n in counts]
         else:
-            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features, companion)
+            generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features, companion,
+                                              smooth)
                           for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
@@ -582,7 +585,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             unknown = sorted(set(spec) - set(METHOD_KEYS))
             if unknown:
                 raise MotionLCMError(f"method {spec}: unknown key(s) {unknown}; use {', '.join(METHOD_KEYS)}")
-            flags = {key: spec[key] for key in ("exact", "refine", "controlnet")
+            flags = {key: spec[key] for key in ("exact", "refine", "controlnet", "smooth")
                      if key in spec and not isinstance(spec[key], bool)}
             if flags:
                 raise MotionLCMError(f"method {spec}: {', '.join(flags)} must be true or false, got {list(flags.values())}")
@@ -592,7 +595,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
                                         spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
                                         spec.get("refine", True), spec.get("features", "model"),
-                                        spec.get("controlnet", True)))
+                                        spec.get("controlnet", True), spec.get("smooth", True)))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -611,7 +614,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
 
 
 METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine", "features",
-               "controlnet")
+               "controlnet", "smooth")
 
 
 def _as_list(value) -> list:
