@@ -112,3 +112,16 @@ def test_eval_control_rows_can_leave_out_the_smoothing_pass():
     rows = resolve_methods([{"ckpt": str(SHIPPED / "motionlcm"), "steps": 1, "control": control, "smooth": False}])
     assert rows[0].generator.smooth is False and rows[0].name.endswith("-smooth")
     assert rows[0].generator.describe()["hint_smoothing"] is False
+
+
+def test_cli_generate_with_a_pelvis_path_reports_the_controlnet_and_can_go_without(tmp_path, capsys):
+    from motionlcm import cli
+
+    spec = str(Path(__file__).resolve().parents[1] / "examples" / "control" / "line.json")
+    args = ["generate", "a person walks forward", "--length", "60", "--seed", "1", "--control", spec]
+    assert cli.main([*args, "--out", str(tmp_path / "with.npz")]) == 0
+    assert "steered by the ControlNet in" in capsys.readouterr().out
+    assert cli.main([*args, "--no-controlnet", "--out", str(tmp_path / "without.npz")]) == 0
+    assert "steered by" not in capsys.readouterr().out
+    with_cn, without = np.load(tmp_path / "with.npz"), np.load(tmp_path / "without.npz")
+    assert np.abs(with_cn["joints"] - without["joints"]).max() > 0.01
