@@ -51,13 +51,17 @@ def test_pelvis_hints_on_the_default_model_sample_as_its_pelvis_controlnet(stude
         np.testing.assert_allclose(result.joints[0][mask], hints[mask], atol=1e-4)
 
 
-def test_hints_on_other_joints_do_not_use_the_pelvis_controlnet(student):
+def test_hints_on_other_joint_sets_do_not_use_a_controlnet_trained_for_another_set(student):
     hints, mask = _hints(21, offset=(0.3, 0.2, 0.3))
     wrist = student(["a person waves"], FRAMES, num_steps=1, seed=2, control=(hints, mask))
     assert wrist.controlnet is None
     both = mask.copy()
     both[::3, 0] = True  # pelvis and wrist: no ControlNet was trained for that set
     assert student(["a person waves"], FRAMES, num_steps=1, seed=2, control=(hints, both)).controlnet is None
+    six = np.zeros_like(mask)
+    six[::3, [0, 10, 11, 15, 20, 21]] = True  # exactly the all-joints ControlNet's set
+    out = student(["a person waves"], FRAMES, num_steps=1, seed=2, control=(hints, six))
+    assert out.controlnet == str((SHIPPED / "control_all").resolve())
     # without exact hints only the companion can follow: pelvis-only hints are allowed, a wrist is not
     student.check_inputs(["a person waves"], FRAMES, control=_hints(0), exact_hints=False)
     with pytest.raises(MotionLCMError, match="without a ControlNet for these joints"):
