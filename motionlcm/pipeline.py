@@ -122,11 +122,13 @@ ControlNetModules = tuple
 
 @dataclass
 class ControlTokens:
-    """:meth:`MotionPipeline.prepare_control`'s trajectory tokens and the ControlNet that reads them
-    (the checkpoint's own, or a companion's, :meth:`MotionPipeline.companion_for`)."""
+    """:meth:`MotionPipeline.prepare_control`'s trajectory tokens and the ControlNets that read them:
+    ``parts`` are (controlnet, tokens (B, L, D), active (B,) bool or None for every sample) - the
+    checkpoint's own ControlNet, or per sample the companion trained for that sample's hinted
+    joints (:meth:`MotionPipeline.companion_for`), so that a sample never depends on the others
+    in its batch. ``source``: the folder(s) the ControlNets came from."""
 
-    tokens: torch.Tensor
-    controlnet: torch.nn.Module
+    parts: list[tuple]
     source: str
 
 
@@ -230,14 +232,25 @@ class MotionPipeline:
         marked = mask.reshape(-1, mask.shape[-1]).any(0).cpu().numpy()
         return self.companions.get(frozenset(int(j) for j in np.flatnonzero(marked)))
 
+    def _companion_paths(self, hint_mask) -> list[Path | None]:
+        """Per sample of a (B, T, 22) or (T, 22) mask: the companion for its own hinted joints (None
+        for a sample without hints or without a matching companion)."""
+        mask = torch.as_tensor(hint_mask)
+        mask = mask[None] if mask.ndim == 2 else mask
+        return [self._companion_path(m) if bool(m.any()) else None for m in mask]
+
     def companion_for(self, hint_mask: torch.Tensor | np.ndarray | None) -> ControlNetModules | None:
         """The companion ControlNet (config ``controlnets``) trained for exactly the joints these hints
         mark, as (controlnet, trajectory encoder, folder); None when the checkpoint has its own
         ControlNet, no hints are given or no companion matches. Its base weights must be this model's:
         a ControlNet steers the denoiser it was trained on."""
         path = None if self.controlnet is not None else self._companion_path(hint_mask)
-        if path is None:
-            return None
+        return None if path is None else self._load_companion(path)
+
+    def _load_companion(self, path: Path) -> ControlNetModules:
+        """Load (once) and check a companion folder; a refused one stays refused without reloading."""
+        if isinstance(self._loaded_companions.get(path), MotionLCMError):
+            raise self._loaded_companions[path]
         if path not in self._loaded_companions:
             from .checkpoint import load_checkpoint
             from .models.controlnet import build_control_modules
@@ -246,8 +259,10 @@ class MotionPipeline:
             own = {**{f"denoiser.{k}": v for k, v in self.denoiser.state_dict().items()},
                    **{f"vae.{k}": v for k, v in self.vae.state_dict().items()}}
             if any(k not in ckpt.weights or not torch.equal(v.cpu(), ckpt.weights[k]) for k, v in own.items()):
-                raise MotionLCMError(f"{path}: this ControlNet was trained on another model than {self.name} "
-                                     "(its denoiser / VAE weights differ); remove it from 'controlnets' in config.yaml")
+                error = MotionLCMError(f"{path}: this ControlNet was trained on another model than {self.name} "
+                                       "(its denoiser / VAE weights differ); remove it from 'controlnets' in config.yaml")
+                self._loaded_companions[path] = error
+                raise error
             controlnet, traj_encoder = (m.to(self.device) for m in build_control_modules(ckpt))
             self._loaded_companions[path] = (controlnet, traj_encoder, str(path))
         return self._loaded_companions[path]
@@ -271,7 +286,7 @@ class MotionPipeline:
     def check_inputs(self, texts: str | Sequence[str], lengths: int | str | Sequence[int | str] = 80,
                      num_steps: int | None = None, guidance: float | None = None,
                      seed: int | Sequence[int] | None = None, control=None, latent_tuning_steps: int = 0,
-                     exact_hints: bool = True) -> GenerationInputs:
+                     exact_hints: bool = True, companion: bool = True) -> GenerationInputs:
         """Every argument checked before any model runs (one-line :class:`MotionLCMError`s); the
         limits are :mod:`motionlcm.inputs`'s, shared with the CLI, batch mode and the app."""
         from .inputs import MAX_TUNING_STEPS, check_count, check_guidance
@@ -309,7 +324,11 @@ class MotionPipeline:
             from .control.spec import control_batch
 
             hints, hint_mask = control_batch(control, frames)
-            if self.controlnet is None and self._companion_path(hint_mask) is None and tuning == 0 and not exact_hints:
+            # without exact hints or tuning, every hinted sample needs a ControlNet (own or companion)
+            hinted = np.asarray(hint_mask).reshape(len(texts), -1).any(1)
+            paths = self._companion_paths(hint_mask) if companion else [None] * len(texts)
+            steered = self.controlnet is not None or all(p is not None for p, h in zip(paths, hinted) if h)
+            if not steered and tuning == 0 and not exact_hints:
                 raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet "
                                      "for these joints; use a 'control' checkpoint, latent tuning steps > 0 or exact hints "
                                      "to follow the hints")
@@ -333,19 +352,24 @@ class MotionPipeline:
                         lengths: Sequence[int] | None = None, companion: bool = True):
         """(hints, mask, :class:`ControlTokens`) on the device; all None without hints, tokens None
         without a ControlNet: the checkpoint's own, else (``companion``) the companion trained for
-        the hinted joints (:meth:`companion_for`). ``lengths``: the motions' frame counts (default:
+        each sample's hinted joints (:meth:`companion_for`). ``lengths``: the motions' frame counts (default:
         the hints' frame count)."""
         if hints is None:
             return None, None, None
         hints_t = torch.as_tensor(hints, device=self.device)
         mask_t = torch.as_tensor(hint_mask, device=self.device)
         lengths_t = None if lengths is None else torch.as_tensor(list(lengths), device=self.device)
-        modules = (self.controlnet, self.traj_encoder, self.name) if self.controlnet is not None else (
-            self.companion_for(mask_t) if companion else None)
-        if modules is None:
-            return hints_t, mask_t, None
-        controlnet, traj_encoder, source = modules
-        return hints_t, mask_t, ControlTokens(traj_encoder.encode_hints(hints_t, mask_t, lengths_t), controlnet, source)
+        if self.controlnet is not None:
+            tokens = self.traj_encoder.encode_hints(hints_t, mask_t, lengths_t)
+            return hints_t, mask_t, ControlTokens([(self.controlnet, tokens, None)], self.name)
+        paths = self._companion_paths(mask_t) if companion else []
+        parts, sources = [], []
+        for path in dict.fromkeys(p for p in paths if p is not None):
+            controlnet, traj_encoder, source = self._load_companion(path)
+            active = torch.tensor([p == path for p in paths], device=self.device)
+            parts.append((controlnet, traj_encoder.encode_hints(hints_t, mask_t, lengths_t), active))
+            sources.append(source)
+        return hints_t, mask_t, (ControlTokens(parts, ", ".join(sources)) if parts else None)
 
     def predict_noise(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
                       tokens: ControlTokens | None = None) -> torch.Tensor:
@@ -354,10 +378,16 @@ class MotionPipeline:
 
         if tokens is None:
             return controlled_eps(self.denoiser, None, x, t, c, None, w)
-        states = tokens.tokens
-        if len(states) != len(x):  # CFG doubles the batch: [uncond, cond]
-            states = torch.cat([states] * (len(x) // len(states)))
-        return controlled_eps(self.denoiser, tokens.controlnet, x, t, c, states, w)
+        residuals = None
+        for controlnet, states, active in tokens.parts:
+            repeat = len(x) // len(states)  # CFG doubles the batch: [uncond, cond]
+            states = torch.cat([states] * repeat) if repeat > 1 else states
+            part = controlnet(x, t, c, states, w)
+            if active is not None:  # a companion steers only the samples it was chosen for
+                weight = torch.cat([active] * repeat).to(x.dtype).view(-1, 1, 1)
+                part = [r * weight for r in part]
+            residuals = part if residuals is None else [a + b for a, b in zip(residuals, part)]
+        return self.denoiser(x, t, c, w, controlnet_residuals=residuals)
 
     def denoise_latents(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float, generator,
                         progress: Callable[[int, int], None] | None = None,
@@ -414,8 +444,8 @@ class MotionPipeline:
 
     def refine_towards_hints(self, latents: torch.Tensor, prompt: PromptConditions, guidance: float, generator,
                              mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, frames: list[int],
-                             tokens: ControlTokens | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS
-                             ) -> tuple[torch.Tensor, torch.Tensor]:
+                             tokens: ControlTokens | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS,
+                             smoothing: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Projection inside the sampler (after ProjFlow / SDEdit): the sampled motion is corrected to
         its hints in motion space, encoded back to a latent, re-noised to ``timestep`` and denoised
         by one more consistency step, so the model redraws the body (legs stepping along the new
@@ -429,15 +459,18 @@ class MotionPipeline:
             joints = features_to_joints(features.double(), mask).float()
             if corrected is not None:
                 joints = _place_like(joints, corrected, hint_mask, frames)
-            features, corrected, _ = self.meet_hints(features, joints, hints, hint_mask, frames)
+            features, corrected, _ = self.meet_hints(features, joints, hints, hint_mask, frames, smoothing)
             normalised = ((features - self.mean) / self.std).masked_fill(~mask[..., None], 0.0)
             z0 = self.vae.encode(normalised, mask, sample=False)[0]
             alpha = self.scheduler.alphas_cumprod[int(timestep)].to(z0)
             x_t = alpha.sqrt() * z0 + (1 - alpha).sqrt() * draw_noise(z0.shape, generator).to(z0)
             w = torch.full((len(z0),), guidance - 1.0, device=z0.device, dtype=z0.dtype)
-            latents = lcm_generate(lambda x, t: self.predict_noise(x, t, prompt.cond, w, tokens),
+            redrawn = lcm_generate(lambda x, t: self.predict_noise(x, t, prompt.cond, w, tokens),
                                    self.scheduler.alphas_cumprod, [int(timestep)], x_t,
                                    timestep_scaling=float(self.scheduler.config.timestep_scaling))
+            # a sample without hints keeps its latent: as generated alone, whatever else is in the batch
+            hinted = hint_mask.reshape(len(hint_mask), -1).any(1)
+            latents = torch.where(hinted[:, None, None], redrawn, latents)
         return latents, corrected
 
     def meet_hints(self, features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
@@ -505,7 +538,8 @@ class MotionPipeline:
         model lists its pelvis ControlNet), which makes the corrected motion more natural.
         ``hint_smoothing`` (default on): the smoothing pass of :meth:`meet_hints`.
         """
-        inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints)
+        inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints,
+                                   companion_controlnet)
         frames, steps, scale = inputs.frames, inputs.steps, inputs.guidance
         generator = inputs.generator()
         timings: dict[str, float] = {}
@@ -528,7 +562,7 @@ class MotionPipeline:
         if hints is not None and inputs.exact_hints and hint_refinement and self.sampler_kind == "lcm" \
                 and _refinement_helps(hint_mask):
             latent, placement = self.refine_towards_hints(latent, prompt, scale, generator, mask, hints, hint_mask,
-                                                          frames, tokens)
+                                                          frames, tokens, smoothing=hint_smoothing)
         t2 = _now(self.device)
         features = self.decode_latents(latent, mask)
         t3 = _now(self.device)

@@ -129,3 +129,26 @@ def test_cli_generate_with_a_pelvis_path_reports_the_controlnet_and_can_go_witho
     assert "steered by" not in capsys.readouterr().out
     with_cn, without = np.load(tmp_path / "with.npz"), np.load(tmp_path / "without.npz")
     assert np.abs(with_cn["joints"] - without["joints"]).max() > 0.01
+
+
+def test_a_sample_gets_the_companion_of_its_own_joints_whatever_else_is_in_the_batch(student):
+    """[pelvis, pelvis + wrist, no hints]: the first is steered by the pelvis ControlNet exactly as
+    when alone, the others are not steered at all (as when alone)."""
+    texts = ["a person walks forward", "a person waves", "a person jumps"]
+    pelvis, pelvis_mask = _hints(0)
+    wrist, wrist_mask = _hints(21, offset=(0.3, 0.2, 0.3))
+    hints = np.stack([pelvis, pelvis + wrist, np.zeros_like(pelvis)])
+    masks = np.stack([pelvis_mask, pelvis_mask | wrist_mask, np.zeros_like(pelvis_mask)])
+    batch = student(texts, FRAMES, num_steps=1, seed=[4, 5, 6], control=(hints, masks))
+    assert batch.controlnet == str((SHIPPED / "control_pelvis").resolve())
+    for i in range(3):
+        alone = student([texts[i]], FRAMES, num_steps=1, seed=[4 + i], control=(hints[i:i + 1], masks[i:i + 1]))
+        np.testing.assert_allclose(batch.joints[i], alone.joints[0], atol=1e-4)
+        assert (alone.controlnet is not None) == (i == 0)
+
+
+def test_without_exact_hints_or_the_companion_pelvis_hints_are_refused_not_dropped(student):
+    with pytest.raises(MotionLCMError, match="without a ControlNet for these joints"):
+        student(["a person walks"], FRAMES, control=_hints(0), exact_hints=False, companion_controlnet=False)
+    out = student(["a person walks"], FRAMES, seed=1, control=_hints(0), exact_hints=False)
+    assert out.controlnet is not None

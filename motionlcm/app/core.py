@@ -135,7 +135,8 @@ class ControlSupport:
             return cls()
         sampler = getattr(pipe, "sampler_kind", getattr(pipe, "kind", ""))
         # a companion ControlNet (the default model's pelvis one) steers the pelvis presets
-        own_or_companion = getattr(pipe, "controlnet", None) is not None or bool(getattr(pipe, "companions", None))
+        pelvis_companion = frozenset({0}) in (getattr(pipe, "companions", None) or {})
+        own_or_companion = getattr(pipe, "controlnet", None) is not None or pelvis_companion
         return cls(controlnet=own_or_companion,
                    tuning="latent_tuning_steps" in params and sampler == "lcm", exact="exact_hints" in params)
 
