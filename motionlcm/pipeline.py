@@ -224,27 +224,19 @@ class MotionPipeline:
                    device, str(directory), controlnet=controlnet, traj_encoder=traj_encoder,
                    companions=_companion_controlnets(Path(directory), ckpt.config))
 
-    def _companion_path(self, hint_mask) -> Path | None:
-        """The companion folder for the joints that ``hint_mask`` (..., 22) marks anywhere, if listed."""
-        if hint_mask is None or not self.companions:
-            return None
-        mask = torch.as_tensor(hint_mask)
-        marked = mask.reshape(-1, mask.shape[-1]).any(0).cpu().numpy()
-        return self.companions.get(frozenset(int(j) for j in np.flatnonzero(marked)))
-
     def _companion_paths(self, hint_mask) -> list[Path | None]:
-        """Per sample of a (B, T, 22) or (T, 22) mask: the companion for its own hinted joints (None
-        for a sample without hints or without a matching companion)."""
-        mask = torch.as_tensor(hint_mask)
-        mask = mask[None] if mask.ndim == 2 else mask
-        return [self._companion_path(m) if bool(m.any()) else None for m in mask]
+        """Per sample of a (B, T, 22) or (T, 22) mask: the companion listed for exactly its hinted
+        joints (None for a sample without hints or without a matching companion)."""
+        return [self.companions.get(joints) for joints in _hinted_joint_sets(hint_mask)]
 
     def companion_for(self, hint_mask: torch.Tensor | np.ndarray | None) -> ControlNetModules | None:
         """The companion ControlNet (config ``controlnets``) trained for exactly the joints these hints
         mark, as (controlnet, trajectory encoder, folder); None when the checkpoint has its own
         ControlNet, no hints are given or no companion matches. Its base weights must be this model's:
         a ControlNet steers the denoiser it was trained on."""
-        path = None if self.controlnet is not None else self._companion_path(hint_mask)
+        if self.controlnet is not None or hint_mask is None:
+            return None
+        path = self.companions.get(frozenset().union(*_hinted_joint_sets(hint_mask)))
         return None if path is None else self._load_companion(path)
 
     def _load_companion(self, path: Path) -> ControlNetModules:
@@ -325,10 +317,8 @@ class MotionPipeline:
 
             hints, hint_mask = control_batch(control, frames)
             # without exact hints or tuning, every hinted sample needs a ControlNet (own or companion)
-            hinted = np.asarray(hint_mask).reshape(len(texts), -1).any(1)
-            paths = self._companion_paths(hint_mask) if companion else [None] * len(texts)
-            steered = self.controlnet is not None or all(p is not None for p, h in zip(paths, hinted) if h)
-            if not steered and tuning == 0 and not exact_hints:
+            if tuning == 0 and not exact_hints and self.controlnet is None and not (
+                    companion and all(not joints or joints in self.companions for joints in _hinted_joint_sets(hint_mask))):
                 raise MotionLCMError(f"{self.name or 'this checkpoint'} is a '{self.kind}' checkpoint without a ControlNet "
                                      "for these joints; use a 'control' checkpoint, latent tuning steps > 0 or exact hints "
                                      "to follow the hints")
@@ -374,12 +364,8 @@ class MotionPipeline:
     def predict_noise(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor, w: torch.Tensor | None,
                       tokens: ControlTokens | None = None) -> torch.Tensor:
         """The denoiser's epsilon, through the ControlNet of ``tokens`` when there are control tokens."""
-        from .models.controlnet import controlled_eps
-
-        if tokens is None:
-            return controlled_eps(self.denoiser, None, x, t, c, None, w)
         residuals = None
-        for controlnet, states, active in tokens.parts:
+        for controlnet, states, active in (tokens.parts if tokens is not None else []):
             repeat = len(x) // len(states)  # CFG doubles the batch: [uncond, cond]
             states = torch.cat([states] * repeat) if repeat > 1 else states
             part = controlnet(x, t, c, states, w)
@@ -497,9 +483,10 @@ class MotionPipeline:
                 continue
             # On the export rig first: its bones are the dataset skeleton's (symmetric), so hints taken
             # from real motions are within reach, and the exports then show exactly these joints.
+            targets, marked = hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy()
             _, rigged = fit_rig(joints[i, :n].cpu().numpy())
-            corrected, report = meet_hints(rigged, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
-            if smoothing and bool(hint_mask[i, :n, 1:].any()):
+            corrected, report = meet_hints(rigged, targets, marked)
+            if smoothing and marked[:, 1:].any():
                 # Limb and spine IK solve each frame on its own: on sparse hints their per-frame
                 # differences are jitter. Smoothed, put back on the rig and corrected again (now a
                 # small correction), the joints meet the hints about as smooth as real motion.
@@ -507,7 +494,7 @@ class MotionPipeline:
 
                 for _ in range(HINT_SMOOTHING_PASSES):
                     _, smoothed = fit_rig(gaussian_filter1d(corrected, HINT_SMOOTHING_SIGMA, axis=0, mode="nearest"))
-                    corrected, second = meet_hints(smoothed, hints[i, :n].cpu().numpy(), hint_mask[i, :n].cpu().numpy())
+                    corrected, second = meet_hints(smoothed, targets, marked)
                 report = dataclasses.replace(second, mean_before=report.mean_before, max_before=report.max_before)
             joints[i, :n] = torch.as_tensor(corrected, dtype=joints.dtype)
             features[i, :n] = framewise_features(torch.as_tensor(corrected), retarget=False).to(features)
@@ -583,6 +570,14 @@ class MotionPipeline:
         return MotionOutput(features.cpu().numpy(), joints.cpu().numpy(), np.array(frames), inputs.texts,
                             inputs.seed, steps, scale, timings, _numpy_or_none(hints), _numpy_or_none(hint_mask), tuning,
                             hint_errors, None if tokens is None else tokens.source)
+
+
+def _hinted_joint_sets(hint_mask) -> list[frozenset]:
+    """Per sample of a (B, T, 22) or (T, 22) hint mask: the joints it hints (empty without hints)."""
+    mask = torch.as_tensor(hint_mask)
+    mask = mask[None] if mask.ndim == 2 else mask
+    marked = mask.any(1).cpu().numpy()
+    return [frozenset(int(j) for j in np.flatnonzero(row)) for row in marked]
 
 
 def _companion_controlnets(directory: Path, config: dict) -> dict[frozenset, Path]:

@@ -308,13 +308,6 @@ def control_and_skating(joints, hints: torch.Tensor, hint_mask: torch.Tensor, le
     return errors
 
 
-def _joint_mask(joints: Sequence[int]) -> np.ndarray:
-    """(22,) bool: the joints of a control row."""
-    mask = np.zeros(22, dtype=bool)
-    mask[list(joints)] = True
-    return mask
-
-
 def control_points(joints, density) -> tuple[tuple[int, ...], str]:
     """The joint indices and the row label of a control method; a bad joint set or density fails here."""
     from ..control.hints import parse_density, parse_joint_set
@@ -454,7 +447,7 @@ class ControlledGenerator(PipelineGenerator):
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
         self.controlnet_used: str | None = None  # the ControlNet the last batch sampled through
         if pipe.controlnet is None and self.tune_steps == 0 and not self.exact and not (
-                self.companion and hasattr(pipe, "_companion_path") and pipe._companion_path(_joint_mask(self.joints))):
+                self.companion and frozenset(self.joints) in (getattr(pipe, "companions", None) or {})):
             raise MotionLCMError(f"{pipe.name}: a controlled method needs a control checkpoint, tune_steps > 0 or exact hints")
         if self.tune_steps and pipe.sampler_kind != "lcm":
             raise MotionLCMError(f"{pipe.name}: latent tuning needs an LCM-family checkpoint")
