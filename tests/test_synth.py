@@ -411,3 +411,53 @@ def test_mix_corpus_links_the_chosen_families_under_the_base_splits(corpus, tmp_
     again = subprocess.run([sys.executable, str(script), "--base", str(base), "--extra", str(extra), "--out", str(out)],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+
+def test_metadata_records_the_parameters_a_caption_leaves_unstated():
+    """Per caption, the counts without a count word ("claps", "boxes"), a wave's height without
+    "above / over / high"; captions that name them leave nothing open."""
+    count_word = re.compile(r"\b(once|twice|times|a|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
+    seen = {"open": 0, "stated": 0}
+    for family in ("clap", "squat", "side_step"):
+        for seed in range(10):
+            _, captions, meta = synthesize_motion(np.random.default_rng([4, seed]), family=family, num_actions=1)
+            if len(meta["actions"]) != 1:
+                continue
+            for entry in meta["captions"]:
+                phrase = entry["text"].lower()
+                opened = "count" in entry["unstated"].get("0", [])
+                assert opened == (not count_word.search(phrase.split(" ", 2)[-1])), phrase
+                seen["open" if opened else "stated"] += 1
+    assert seen["open"] > 2 and seen["stated"] > 2
+    for seed in range(20):
+        _, _, meta = synthesize_motion(np.random.default_rng([6, seed]), family="wave", num_actions=1)
+        for entry in meta["captions"]:
+            high = re.search(r"\b(above|over|high)\b", entry["text"].lower())
+            assert ("overhead" in entry["unstated"].get("0", [])) == (not high), entry["text"]
+
+
+def test_no_phrase_names_two_different_actions():
+    """Every single-action caption, read with what it leaves open, names one set of checked
+    parameters: "turns all the way around" is never both a half turn and a full spin, "steps
+    sideways" never both one side step and a sideways walk (corpus 1.1 had both)."""
+    from motionlcm.data.synth.captions import SUBJECTS
+    from motionlcm.evaluation.prompt_checks import stated_actions
+
+    unchecked = {"frames", "arms_forward", "steps", "pace", "look"}  # parameters no rule reads
+    subjects = sorted({s.words.lower() for s in SUBJECTS}, key=len, reverse=True)
+    named: dict[str, set[str]] = {}
+    for seed in range(600):
+        _, _, meta = synthesize_motion(np.random.default_rng([8, seed]), num_actions=1)
+        for entry in meta["captions"]:
+            action = stated_actions(meta, entry["text"])[0]
+            key = {k: v for k, v in action.items() if k not in unchecked}
+            if key["family"] == "wave":
+                key.pop("count", None)  # waves are checked for swinging, not a number of swings
+            if key.get("hands") in ("left", "right") or (key["family"] == "idle" and not key.get("look")):
+                key.pop("first", None)
+            text = entry["text"].lower().rstrip(".")
+            text = next((text[len(s) + 1:] for s in subjects if text.startswith(s + " ")), text)
+            named.setdefault(text, set()).add(json.dumps(key, sort_keys=True))
+    ambiguous = {text: sets for text, sets in named.items() if len(sets) > 1}
+    assert not ambiguous, list(ambiguous.items())[:3]
+    assert len(named) > 800

@@ -206,8 +206,8 @@ def _locomotion(p: dict, rng: np.random.Generator) -> str:
             }[pace]
         elif direction == "backward":
             verbs = ["V:walk", "V:step", "V:move"] + (["slowly V:walk", "V:walk slowly"] if pace == "slow" else [])
-        else:
-            verbs = ["V:walk", "V:step", "V:move", "V:shuffle"]
+        else:  # not "V:step": "steps sideways to the left" is one side step (``_side_step``)
+            verbs = ["V:walk", "V:walk", "V:move", "V:shuffle"]
     elif kind == "jog":
         if direction == "forward":
             verbs = ["V:jog", "V:jog", "V:run slowly", "V:jog lightly"]
@@ -288,16 +288,18 @@ def _turn(p: dict, rng: np.random.Generator) -> str:
             "ninety degrees {s}/ADV",
         ],
         135: ["sharply to the {s}/NOUN", "far to the {s}/NOUN", "sharply {s}/ADV", "most/ADJ of the way around to the {s}/NOUN"],
+        # Never "all the way around" nor the verb "spin": those name a full turn (``_spin``), and a
+        # caption shared by 180 and 360 degrees cannot be followed (corpus 1.1 had both).
         180: [
             "around",
             "around to the {s}/NOUN",
-            "all/DET the way around",
+            "halfway/ADV around",
             "around to face/VERB the opposite direction",
             "around over POSS {s}/ADJ shoulder",
             "to face/VERB the opposite direction",
         ],
     }[degrees]
-    verb = _pick(rng, ["V:turn", "V:turn", "V:turn", "V:rotate", "V:pivot"] if degrees != 180 else ["V:turn", "V:turn", "V:spin"])
+    verb = _pick(rng, ["V:turn", "V:turn", "V:turn", "V:rotate", "V:pivot"] if degrees != 180 else ["V:turn", "V:turn", "V:pivot"])
     return f"{verb} {_pick(rng, amount).format(s=side)}"
 
 
@@ -726,13 +728,37 @@ _TEMPLATES = {
 }
 
 
-def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[str, str, tuple[int, ...]]:
+# Families whose metadata holds a count of repetitions; a phrase states it only with one of these
+# words ("a" as in "takes a step", "throws a punch"; "one" is left out: "on one leg, the left one").
+_COUNTED_FAMILIES = ("side_step", "jump", "hop", "kick", "squat", "clap", "punch")
+_COUNT_WORDS = frozenset({"once", "twice", "times", "a"} | set(NUMBER_WORDS[2:]))
+_HEIGHT_WORDS = frozenset({"above", "over", "high"})  # a wave "above his head" / "high in the air"
+_HAND_WORDS = frozenset({"left", "right", "both", "hand", "hands", "fist", "fists", "arm", "arms"})
+
+
+def unstated_params(family: str, params: dict, words: list[str]) -> tuple[str, ...]:
+    """The metadata parameters of one action that its rendered phrase (``words``) does not state:
+    ``count`` (repetitions), ``overhead`` (a wave's height), ``hands`` (a punch's hands: "boxes")."""
+    lowered = {w.lower() for w in words}
+    open_params = []
+    if family in _COUNTED_FAMILIES and "count" in params and not lowered & _COUNT_WORDS:
+        open_params.append("count")
+    if family == "wave" and "overhead" in params and not lowered & _HEIGHT_WORDS:
+        open_params.append("overhead")  # "waves his hand": overhead or not, both are that
+    if family == "punch" and "hands" in params and not lowered & _HAND_WORDS:
+        open_params.append("hands")
+    return tuple(open_params)
+
+
+def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[str, str, tuple[int, ...], dict[int, tuple[str, ...]]]:
     """One caption for a sequence of actions: (text, tokens as ``word/POS`` separated by spaces,
-    the indices of the actions whose phrase names no side or turning sense)."""
+    the indices of the actions whose phrase names no side or turning sense, and per action index
+    the parameters its phrase leaves unstated (:func:`unstated_params`; only non-empty entries))."""
     subject = SUBJECTS[int(rng.integers(0, len(SUBJECTS)))]
     template = _pick(rng, _TEMPLATES[len(specs)])
     tokens: list[Token] = []
     sideless: list[int] = []
+    unstated: dict[int, tuple[str, ...]] = {}
     for part in template.split():
         if part == "{S}":
             tokens += [_word_token(w) for w in subject.words.split()]
@@ -745,6 +771,10 @@ def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[
             # the prompt checks then accept either side for this caption.
             if all(mirror_caption(t.word) == t.word for t in rendered):
                 sideless.append(int(index))
+            spec = specs[int(index)]
+            left_open = unstated_params(spec.family, spec.params, [t.word for t in rendered])
+            if left_open:
+                unstated[int(index)] = left_open
             tokens += rendered
         elif part == "is":
             tokens.append(Token("is", "AUX", "be"))
@@ -760,19 +790,21 @@ def compose_caption(specs: list[ActionSpec], rng: np.random.Generator) -> tuple[
     if rng.random() < 0.4:
         text += "."
     tagged = " ".join(t.tagged() for t in tokens if t.pos != "PUNCT")
-    return text, tagged, tuple(sorted(sideless))
+    return text, tagged, tuple(sorted(sideless)), unstated
 
 
-def motion_captions(specs: list[ActionSpec], rng: np.random.Generator, count: int = 3) -> list[tuple[str, str, tuple[int, ...]]]:
-    """``count`` different captions (text, tokens, sideless action indices) for the same motion."""
-    out: list[tuple[str, str, tuple[int, ...]]] = []
+def motion_captions(specs: list[ActionSpec], rng: np.random.Generator,
+                    count: int = 3) -> list[tuple[str, str, tuple[int, ...], dict[int, tuple[str, ...]]]]:
+    """``count`` different captions (text, tokens, sideless action indices, unstated parameters per
+    action) for the same motion."""
+    out: list[tuple[str, str, tuple[int, ...], dict[int, tuple[str, ...]]]] = []
     seen = set()
     for _ in range(50):
-        text, tokens, sideless = compose_caption(specs, rng)
+        text, tokens, sideless, unstated = compose_caption(specs, rng)
         key = tokens
         if key not in seen:
             seen.add(key)
-            out.append((text, tokens, sideless))
+            out.append((text, tokens, sideless, unstated))
         if len(out) == count:
             break
     while len(out) < count:  # tiny grammars for a family may run out of variants
@@ -788,6 +820,7 @@ __all__ = [
     "render_phrase",
     "compose_caption",
     "motion_captions",
+    "unstated_params",
     "DESCRIBE",
     "third_person",
     "present_participle",

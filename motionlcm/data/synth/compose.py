@@ -128,15 +128,19 @@ def synthesize_motion(
     specs = plan_sequence(rng, style, family, num_actions)
     joints = solve_joints(perform_sequence(specs, style))
     described = motion_captions(specs, rng, num_captions)
-    captions = [(text, tokens) for text, tokens, _ in described]
+    captions = [(text, tokens) for text, tokens, _, _ in described]
     meta = {
         "families": [s.family for s in specs],
         "actions": [
             {"family": s.family, "frames": int(s.frames), **{k: _plain(s.params[k]) for k in LABEL_KEYS if k in s.params}}
             for s in specs
         ],
-        # Per caption (in the order of texts/ID.txt): the actions whose side it leaves open.
-        "captions": [{"text": text, "sideless": list(sideless)} for text, _, sideless in described],
+        # Per caption (in the order of texts/ID.txt): the actions whose side it leaves open, and
+        # per action index the parameters it does not state (its count, a wave's height, ...).
+        "captions": [
+            {"text": text, "sideless": list(sideless), "unstated": {str(i): list(p) for i, p in sorted(unstated.items())}}
+            for text, _, sideless, unstated in described
+        ],
     }
     return joints, captions, meta
 

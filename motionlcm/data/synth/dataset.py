@@ -25,7 +25,7 @@ from .actions import FAMILY_NAMES
 from .compose import synthesize_motion
 from .quality import foot_skating_counts
 
-SYNTH_VERSION = "1.1"  # 1.1: synth_meta.json records, per caption, the actions whose side it leaves open
+SYNTH_VERSION = "1.2"  # 1.1: synth_meta.json records, per caption, the actions whose side it leaves open; 1.2: and the parameters it leaves unstated; half turns and sideways walks no longer share phrases with full spins and side steps
 SPLIT_FRACTIONS = {"val": 0.05, "test": 0.15}  # the rest is train
 _SPLIT_STREAM = 0x5EED  # second seed word of the split permutation's generator
 _PARALLEL_THRESHOLD = 64  # below this many motions, worker start-up costs more than it saves
