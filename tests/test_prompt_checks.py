@@ -311,3 +311,71 @@ def test_sides_a_caption_names_stay_strict():
     meta = {"actions": actions, "captions": [{"text": "a person turns", "sideless": [0]}, {"text": "turns left", "sideless": []}]}
     assert sideless_of(meta, "a person turns") == (0,) and sideless_of(meta, "turns left") == ()
     assert sideless_of(meta, "not a caption of it") == () and sideless_of({"actions": actions}, "a person turns") == ()
+
+
+# --------------------------------------------------------------------------- what a caption states
+def test_an_unstated_count_accepts_any_number_but_none():
+    """"claps" / "boxes": the caption states no count, so any number of claps >= 1 passes; a
+    wrong stated count still fails, and a motion without claps fails either way."""
+    from motionlcm.evaluation.prompt_checks import caption_actions
+
+    joints, actions = single("clap", {"count": 3})[0]
+    assert first_check(joints, actions).passed
+    wrong = [{**actions[0], "count": 6}]
+    assert not first_check(joints, wrong).passed
+    opened = caption_actions(wrong, (), {"0": ["count"]})
+    assert opened[0]["count"] is None and wrong[0]["count"] == 6  # a copy
+    check = first_check(joints, opened)
+    assert check.passed and "no count stated" in check.detail, check.detail
+    assert not first_check(frozen(joints), opened).passed
+    with pytest.raises(MotionLCMError, match="action 2"):
+        caption_actions(wrong, (), {"2": ["count"]})
+
+
+def test_an_unstated_wave_height_accepts_both_heights():
+    from motionlcm.evaluation.prompt_checks import caption_actions
+
+    joints, actions = single("wave", {"overhead": False})[0]
+    assert first_check(joints, actions).passed
+    claimed_high = [{**actions[0], "overhead": True}]
+    assert not first_check(joints, claimed_high).passed  # the caption said "above his head"
+    assert first_check(joints, caption_actions(claimed_high, (), {"0": ["overhead"]})).passed
+    assert not first_check(frozen(joints), caption_actions(claimed_high, (), {"0": ["overhead"]})).passed
+
+
+def test_stated_actions_reads_the_caption_record():
+    from motionlcm.evaluation.prompt_checks import stated_actions, unstated_of
+
+    actions = [{"family": "punch", "frames": 40, "count": 3, "hands": "both", "first": "left"}]
+    meta = {"actions": actions, "captions": [{"text": "a man boxes", "sideless": [0], "unstated": {"0": ["count", "hands"]}},
+                                             {"text": "punches left and right three times", "sideless": [], "unstated": {}}]}
+    assert unstated_of(meta, "a man boxes") == {"0": ["count", "hands"]} and unstated_of({"actions": actions}, "x") == {}
+    assert stated_actions(meta, "a man boxes") == [{"family": "punch", "frames": 40, "count": None}]
+    assert stated_actions(meta, "punches left and right three times") == actions
+
+
+def test_action_order_counts_not_the_metadata_timing():
+    """A caption states its actions' order, not when each starts: with the metadata's boundary put
+    just before the second of two claps, the claps fail at the metadata's timing (that clap falls in
+    the next action) and pass once the boundary may move (by <= 25 % of the shorter action); the
+    same actions in the other order fail either way."""
+    from scipy.signal import find_peaks
+
+    clap, _ = single("clap", {"count": 2})[0]
+    stand, _ = single("idle", {"look": False})[0]
+    ground = np.array([1.0, 0.0, 1.0])
+    rest = stand[:60] - stand[:1, :1] * ground + clap[-1:, :1] * ground  # stands where the claps ended
+    clip = np.concatenate([clap, rest[1:]])
+    gap = np.linalg.norm(clap[:, JOINT_INDEX["left_wrist"]] - clap[:, JOINT_INDEX["right_wrist"]], axis=-1)
+    closings, _ = find_peaks(-gap, height=-0.2)
+    assert len(closings) == 2
+    actions = [{"family": "clap", "frames": len(clap), "count": 2}, {"family": "idle", "frames": 60, "look": False}]
+    assert [c.passed for c in check_actions(clip, actions, boundary_slack=0.0)] == [True, True]
+    early = [{**actions[0], "frames": int(closings[-1]) - 1}, {**actions[1], "frames": len(clip) + 1 - int(closings[-1]) + 1}]
+    strict = check_actions(clip, early, boundary_slack=0.0)
+    assert not strict[0].passed and "1 claps" in strict[0].detail, strict[0].detail
+    assert all(c.passed for c in check_actions(clip, early)), [c.detail for c in check_actions(clip, early)]
+    swapped = [{**actions[1], "frames": len(clap)}, {**actions[0], "frames": 60}]
+    assert not check_actions(clip, swapped)[1].passed  # the claps judged where the person stands
+    with pytest.raises(MotionLCMError, match="boundary_slack"):
+        check_actions(clip, actions, boundary_slack=0.6)
