@@ -128,6 +128,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise MotionLCMError("--tune-steps must be >= 0")
     if args.tune_steps and not args.control:
         raise MotionLCMError("--tune-steps needs --control SPEC")
+    if args.candidates is not None:
+        from .pipeline import MAX_HINT_CANDIDATES
+
+        args.candidates = inputs.check_count(args.candidates, "--candidates", MAX_HINT_CANDIDATES)
+        if not args.control:
+            raise MotionLCMError("--candidates needs --control SPEC")
     if args.control:
         from .control import load_control_spec
 
@@ -142,7 +148,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     pipe = MotionPipeline.from_pretrained(args.ckpt, device=args.device)
     result = pipe([args.prompt] * args.num_samples, frames, num_steps=args.steps, guidance=args.guidance, seed=args.seed,
                   control=args.control, latent_tuning_steps=args.tune_steps, tuning_progress=_tuning_bar(args.tune_steps),
-                  exact_hints=not args.no_exact_hints, companion_controlnet=not args.no_controlnet)
+                  exact_hints=not args.no_exact_hints, companion_controlnet=not args.no_controlnet,
+                  **({} if args.candidates is None else {"hint_candidates": args.candidates}))
     paths = []
     for i in range(args.num_samples):
         path = out if args.num_samples == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
@@ -363,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-controlnet", action="store_true",
                    help="do not sample through the companion ControlNet the model lists for the hinted joints "
                         "(the default model: its pelvis ControlNet under pelvis-only hints)")
+    p.add_argument("--candidates", type=int, default=None, metavar="N",
+                   help="with --control: samples drawn, the one passing nearest the hints kept (default: the pipeline's)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_generate)
 

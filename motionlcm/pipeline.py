@@ -148,6 +148,10 @@ HINT_REFINE_TIMESTEPS = (299,)
 # rounds. One pass, 12 test crops, six joints 25 %: jitter 0.054 (none) / 0.015 (sigma 1) / 0.014
 # (1.5) / 0.013 (2), 5 frames 0.118 -> 0.012; four fresh motions at 25 %: 0.018 / 0.042 / 0.057 /
 # 0.425 -> 0.008 / 0.014 / 0.034 / 0.370 (one pass), 0.007 / 0.009 / 0.030 / 0.203 (two), 0.201 (three).
+# Samples drawn per hinted prompt; the one passing nearest its hints goes on to the correction
+# (best of N: the smaller the correction, the more of the model's own motion survives it).
+HINT_CANDIDATES = 4
+MAX_HINT_CANDIDATES = 64
 HINT_SMOOTHING_SIGMA = 1.5
 HINT_SMOOTHING_PASSES = 2
 
@@ -431,17 +435,20 @@ class MotionPipeline:
     def refine_towards_hints(self, latents: torch.Tensor, prompt: PromptConditions, guidance: float, generator,
                              mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor, frames: list[int],
                              tokens: ControlTokens | None, timesteps: Sequence[int] = HINT_REFINE_TIMESTEPS,
-                             smoothing: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                             smoothing: bool = True, decoded: torch.Tensor | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
         """Projection inside the sampler (after ProjFlow / SDEdit): the sampled motion is corrected to
         its hints in motion space, encoded back to a latent, re-noised to ``timestep`` and denoised
         by one more consistency step, so the model redraws the body (legs stepping along the new
         path) around the corrected trajectory. Returns (latents, the corrected joints, whose placement
-        on the ground the decoded refinement takes: features start at the origin facing +Z)."""
+        on the ground the decoded refinement takes: features start at the origin facing +Z).
+        ``decoded``: ``latents`` already decoded (saves the first round's decode)."""
         from .diffusion.lcm_sampling import draw_noise, lcm_generate
 
         corrected = None
         for timestep in timesteps:
-            features = self.decode_latents(latents, mask)
+            features = self.decode_latents(latents, mask) if decoded is None else decoded
+            decoded = None
             joints = features_to_joints(features.double(), mask).float()
             if corrected is not None:
                 joints = _place_like(joints, corrected, hint_mask, frames)
@@ -458,6 +465,38 @@ class MotionPipeline:
             hinted = hint_mask.reshape(len(hint_mask), -1).any(1)
             latents = torch.where(hinted[:, None, None], redrawn, latents)
         return latents, corrected
+
+    def nearest_candidate(self, latents: torch.Tensor, prompt: PromptConditions, steps: int, guidance: float,
+                          generator, mask: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
+                          tokens: ControlTokens | None, candidates: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best of ``candidates`` samples for each hinted sample: ``latents`` (the first candidate)
+        and ``candidates - 1`` more drawn from the same generator(s), sampled and decoded in one
+        batch; the one whose joints pass nearest its hints (mean distance over the hinted points)
+        is kept. Samples without hints keep ``latents``; a sample's choice depends only on its own
+        seed (per-sample generators each draw their own candidates). Returns (the kept latents,
+        their decoded features)."""
+        batch, extra = len(latents), candidates - 1
+        draws = torch.cat([self.prepare_latents(batch, generator) for _ in range(extra)])
+        more = lambda x: torch.cat([x] * extra)  # noqa: E731 - candidate-major: row r * batch + i is sample i
+        repeated = PromptConditions(more(prompt.cond), None if prompt.uncond is None else more(prompt.uncond))
+        steered = None if tokens is None else ControlTokens(
+            [(net, more(states), None if active is None else more(active)) for net, states, active in tokens.parts],
+            tokens.source)
+        generators = generator * extra if isinstance(generator, list) else generator
+        others = self.denoise_latents(draws, repeated, steps, guidance, generators, None, steered)
+        pool = torch.cat([latents, others])  # (candidates * batch, L, D)
+        features = self.decode_latents(pool, torch.cat([mask] * candidates))
+        joints = features_to_joints(features.double(), torch.cat([mask] * candidates)).float()
+        n = min(joints.shape[1], hints.shape[1])
+        weight = torch.cat([hint_mask[:, :n]] * candidates).to(joints.dtype)
+        err = (joints[:, :n] - torch.cat([hints[:, :n]] * candidates).to(joints)).norm(dim=-1)
+        far = ((err * weight).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1.0)).view(candidates, batch)
+        best = far.argmin(0)  # ties keep the earliest candidate (the first draw)
+        hinted = hint_mask.reshape(batch, -1).any(1)
+        best = torch.where(hinted, best, torch.zeros_like(best))
+        rows = torch.arange(batch)
+        return (pool.view(candidates, batch, *latents.shape[1:])[best, rows],
+                features.view(candidates, batch, *features.shape[1:])[best, rows])
 
     def meet_hints(self, features: torch.Tensor, joints: torch.Tensor, hints: torch.Tensor, hint_mask: torch.Tensor,
                    frames: list[int], smoothing: bool = True) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
@@ -507,7 +546,7 @@ class MotionPipeline:
                  progress: Callable[[int, int], None] | None = None, control=None, latent_tuning_steps: int = 0,
                  tuning_progress: Callable[[int, int, float], None] | None = None,
                  exact_hints: bool = True, hint_refinement: bool = True, companion_controlnet: bool = True,
-                 hint_smoothing: bool = True) -> MotionOutput:
+                 hint_smoothing: bool = True, hint_candidates: int = HINT_CANDIDATES) -> MotionOutput:
         """Generate one motion per text. ``seed``: one int for the batch, or one per text (each
         sample then depends only on its own seed, whatever else is in the batch).
 
@@ -523,8 +562,12 @@ class MotionPipeline:
         (default on): a checkpoint without a ControlNet of its own samples through the companion one
         its config lists for exactly the hinted joints (:meth:`companion_for`; the embedded default
         model lists its pelvis ControlNet), which makes the corrected motion more natural.
-        ``hint_smoothing`` (default on): the smoothing pass of :meth:`meet_hints`.
+        ``hint_smoothing`` (default on): the smoothing pass of :meth:`meet_hints`. ``hint_candidates``:
+        samples drawn per hinted prompt, the one nearest its hints kept (:meth:`nearest_candidate`).
         """
+        from .inputs import check_count
+
+        candidates = check_count(hint_candidates, "Hint candidates", MAX_HINT_CANDIDATES, low=1)
         inputs = self.check_inputs(texts, lengths, num_steps, guidance, seed, control, latent_tuning_steps, exact_hints,
                                    companion_controlnet)
         frames, steps, scale = inputs.frames, inputs.steps, inputs.guidance
@@ -538,20 +581,24 @@ class MotionPipeline:
         lengths_t = torch.tensor(frames, device=self.device)
         mask = torch.arange(max(frames), device=self.device)[None] < lengths_t[:, None]
         hints, hint_mask, tokens = self.prepare_control(inputs.hints, inputs.hint_mask, frames, companion_controlnet)
-        tuning = None
+        tuning, decoded = None, None
         if inputs.latent_tuning_steps > 0:
             latent, tuning = self.tune_latents(latents, prompt, steps, scale, generator, mask, hints, hint_mask, tokens,
                                                inputs.latent_tuning_steps, tuning_progress, progress)
             timings["tuning"] = tuning["seconds"]
         else:
             latent = self.denoise_latents(latents, prompt, steps, scale, generator, progress, tokens)
+            if hints is not None and candidates > 1:
+                latent, decoded = self.nearest_candidate(latent, prompt, steps, scale, generator, mask, hints, hint_mask,
+                                                         tokens, candidates)
         placement = None
         if hints is not None and inputs.exact_hints and hint_refinement and self.sampler_kind == "lcm" \
                 and _refinement_helps(hint_mask):
             latent, placement = self.refine_towards_hints(latent, prompt, scale, generator, mask, hints, hint_mask,
-                                                          frames, tokens, smoothing=hint_smoothing)
+                                                          frames, tokens, smoothing=hint_smoothing, decoded=decoded)
+            decoded = None
         t2 = _now(self.device)
-        features = self.decode_latents(latent, mask)
+        features = self.decode_latents(latent, mask) if decoded is None else decoded
         t3 = _now(self.device)
         joints = features_to_joints(features.double(), mask).float()
         if placement is not None:

@@ -442,9 +442,13 @@ class ControlledGenerator(PipelineGenerator):
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
                  density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True,
-                 features: str = "model", companion: bool = True, smooth: bool = True) -> None:
+                 features: str = "model", companion: bool = True, smooth: bool = True, candidates: int = 1) -> None:
+        from ..inputs import check_count
+        from ..pipeline import MAX_HINT_CANDIDATES
+
         super().__init__(pipe, steps, guidance, features)
         self.refine, self.companion, self.smooth = bool(refine), bool(companion), bool(smooth)
+        self.candidates = check_count(candidates, "Hint candidates", MAX_HINT_CANDIDATES)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
@@ -462,7 +466,9 @@ class ControlledGenerator(PipelineGenerator):
         refined = " -refine" if self.exact and not self.refine else ""
         alone = " -controlnet" if not self.companion and getattr(self.pipe, "companions", None) else ""
         rough = " -smooth" if self.exact and not self.smooth else ""
-        return f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{rough}{self._features_label}"
+        best = f" best-of-{self.candidates}" if self.candidates > 1 else ""
+        return (f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{rough}{best}"
+                f"{self._features_label}")
 
     def generate(self, batch: EvalBatch) -> Generated:
         lengths = [int(n) for n in batch.lengths]
@@ -471,7 +477,8 @@ class ControlledGenerator(PipelineGenerator):
                         control=(hints.numpy(), hint_mask.numpy()), latent_tuning_steps=self.tune_steps,
                         exact_hints=self.exact, hint_refinement=self.refine,
                         **({} if self.companion else {"companion_controlnet": False}),
-                        **({} if self.smooth else {"hint_smoothing": False}))
+                        **({} if self.smooth else {"hint_smoothing": False}),
+                        **({} if self.candidates == 1 else {"hint_candidates": self.candidates}))
         self.controlnet_used = getattr(out, "controlnet", None)
         return Generated(self._scored_features(out, lengths), dict(out.timings),
                          control_and_skating(out.joints, hints, hint_mask, lengths))
@@ -479,7 +486,7 @@ class ControlledGenerator(PipelineGenerator):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
                 "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine,
-                "controlnet": self.controlnet_used, "hint_smoothing": self.smooth}
+                "controlnet": self.controlnet_used, "hint_smoothing": self.smooth, "hint_candidates": self.candidates}
 
 
 @dataclass
@@ -530,7 +537,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         return pipes[key]
 
     def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True,
-                features="model", companion=True, smooth=True) -> list[Method]:
+                features="model", companion=True, smooth=True, candidates=1) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         check_feature_source(features)  # before the checkpoint loads
@@ -539,7 +546,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
             generators = [PipelineGenerator(pipe, n, scale, features) for n in counts]
         else:
             generators = [ControlledGenerator(pipe, n, scale, joints, density, tune, exact, refine, features, companion,
-                                              smooth)
+                                              smooth, candidates)
                           for joints, density, tune in _control_variants(control, tune_steps) for n in counts]
         if not name:
             return [Method(g.default_name, g) for g in generators]
@@ -591,7 +598,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
                                         spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
                                         spec.get("refine", True), spec.get("features", "model"),
-                                        spec.get("controlnet", True), spec.get("smooth", True)))
+                                        spec.get("controlnet", True), spec.get("smooth", True), spec.get("candidates", 1)))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -610,7 +617,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
 
 
 METHOD_KEYS = ("name", "ckpt", "vae", "steps", "guidance", "control", "tune_steps", "exact", "refine", "features",
-               "controlnet", "smooth")
+               "controlnet", "smooth", "candidates")
 
 
 def _as_list(value) -> list:
