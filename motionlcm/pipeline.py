@@ -563,7 +563,8 @@ class MotionPipeline:
         its config lists for exactly the hinted joints (:meth:`companion_for`; the embedded default
         model lists its pelvis ControlNet), which makes the corrected motion more natural.
         ``hint_smoothing`` (default on): the smoothing pass of :meth:`meet_hints`. ``hint_candidates``:
-        samples drawn per hinted prompt, the one nearest its hints kept (:meth:`nearest_candidate`).
+        samples drawn per hinted prompt, the one nearest its hints kept (:meth:`nearest_candidate`;
+        not with latent tuning, which steers its single sample instead).
         """
         from .inputs import check_count
 
