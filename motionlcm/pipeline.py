@@ -477,7 +477,10 @@ class MotionPipeline:
         their decoded features)."""
         batch, extra = len(latents), candidates - 1
         draws = torch.cat([self.prepare_latents(batch, generator) for _ in range(extra)])
-        more = lambda x: torch.cat([x] * extra)  # noqa: E731 - candidate-major: row r * batch + i is sample i
+
+        def more(x: torch.Tensor, times: int = extra) -> torch.Tensor:  # candidate-major: row r * batch + i is sample i
+            return torch.cat([x] * times)
+
         repeated = PromptConditions(more(prompt.cond), None if prompt.uncond is None else more(prompt.uncond))
         steered = None if tokens is None else ControlTokens(
             [(net, more(states), None if active is None else more(active)) for net, states, active in tokens.parts],
@@ -485,11 +488,12 @@ class MotionPipeline:
         generators = generator * extra if isinstance(generator, list) else generator
         others = self.denoise_latents(draws, repeated, steps, guidance, generators, None, steered)
         pool = torch.cat([latents, others])  # (candidates * batch, L, D)
-        features = self.decode_latents(pool, torch.cat([mask] * candidates))
-        joints = features_to_joints(features.double(), torch.cat([mask] * candidates)).float()
+        pool_mask = more(mask, candidates)
+        features = self.decode_latents(pool, pool_mask)
+        joints = features_to_joints(features.double(), pool_mask).float()
         n = min(joints.shape[1], hints.shape[1])
-        weight = torch.cat([hint_mask[:, :n]] * candidates).to(joints.dtype)
-        err = (joints[:, :n] - torch.cat([hints[:, :n]] * candidates).to(joints)).norm(dim=-1)
+        weight = more(hint_mask[:, :n], candidates).to(joints.dtype)
+        err = (joints[:, :n] - more(hints[:, :n], candidates).to(joints)).norm(dim=-1)
         far = ((err * weight).sum((1, 2)) / weight.sum((1, 2)).clamp(min=1.0)).view(candidates, batch)
         best = far.argmin(0)  # ties keep the earliest candidate (the first draw)
         hinted = hint_mask.reshape(batch, -1).any(1)

@@ -87,3 +87,32 @@ def test_eval_control_rows_take_a_candidate_count():
     assert rows[0].generator.describe()["hint_candidates"] == 4
     with pytest.raises(MotionLCMError, match="[Hh]int candidates"):
         resolve_methods([{"ckpt": str(SHIPPED / "motionlcm"), "steps": 1, "control": control, "candidates": 0}])
+
+
+def test_eval_rows_pass_an_explicit_single_candidate_and_default_to_the_pipeline(monkeypatch):
+    """``candidates: 1`` is sent to the pipeline (its default is 4); no key means the pipeline's default."""
+    import torch
+
+    from motionlcm.evaluation import runner
+    from motionlcm.pipeline import HINT_CANDIDATES
+
+    control = {"joints": "pelvis", "density": 5}
+    one, default = runner.resolve_methods([
+        {"ckpt": str(SHIPPED / "motionlcm"), "steps": 1, "control": control, "candidates": 1, "name": "One"},
+        {"ckpt": str(SHIPPED / "motionlcm"), "steps": 1, "control": control, "name": "Default"}])
+    assert one.generator.describe()["hint_candidates"] == 1 and default.generator.describe()["hint_candidates"] == HINT_CANDIDATES
+    hints, mask = _pelvis_keyframes()
+    monkeypatch.setattr(runner, "crop_hints", lambda batch, joints, density: (torch.as_tensor(hints)[None],
+                                                                             torch.as_tensor(mask)[None]))
+    sent = []
+
+    def recording_pipe(*args, **kwargs):
+        sent.append(kwargs.get("hint_candidates"))
+        raise StopIteration
+
+    batch = type("Batch", (), {"lengths": [FRAMES], "texts": ["a person walks"], "seeds": [0]})()
+    for row in (one, default):
+        row.generator.pipe = recording_pipe
+        with pytest.raises(StopIteration):
+            row.generator.generate(batch)
+    assert sent == [1, None]

@@ -877,10 +877,14 @@ def caption_actions(actions: Sequence[dict], sideless: Sequence[int] = (),
     action index -> parameter names) opens a count (any number >= 1 passes), a wave's height or a
     punch's hands. Returns new dicts; others unchanged."""
     out = [dict(a) for a in actions]
-    for index, names in (unstated or {}).items():
+
+    def action(index) -> dict:
         if not str(index).isdigit() or not 0 <= int(index) < len(out):
             raise MotionLCMError(f"caption metadata names action {index}, but the motion has {len(out)}")
-        a = out[int(index)]
+        return out[int(index)]
+
+    for index, names in (unstated or {}).items():
+        a = action(index)
         for name in names:
             if name == "count" and "count" in a:
                 a["count"] = None
@@ -889,9 +893,7 @@ def caption_actions(actions: Sequence[dict], sideless: Sequence[int] = (),
                 if name == "hands":
                     a.pop("first", None)
     for index in sideless:
-        if not 0 <= int(index) < len(out):
-            raise MotionLCMError(f"caption metadata names action {index}, but the motion has {len(out)}")
-        a = out[int(index)]
+        a = action(index)
         for key in _OPEN_SIDES.get(a.get("family"), ()):
             if a.get(key) in SIDE_INDEX:
                 del a[key]
@@ -900,13 +902,18 @@ def caption_actions(actions: Sequence[dict], sideless: Sequence[int] = (),
     return out
 
 
+def _caption_entry(meta: dict, caption: str) -> dict:
+    """One motion's ``synth_meta.json`` record of ``caption`` ({} when it has none)."""
+    for entry in meta.get("captions") or ():
+        if isinstance(entry, dict) and entry.get("text") == caption:
+            return entry
+    return {}
+
+
 def unstated_of(meta: dict, caption: str) -> dict[str, list[str]]:
     """Per action index, the parameters ``caption`` leaves unstated, from one motion's
     ``synth_meta.json`` entry; {} when the corpus does not record it (before 1.2)."""
-    for entry in meta.get("captions") or ():
-        if isinstance(entry, dict) and entry.get("text") == caption:
-            return dict(entry.get("unstated") or {})
-    return {}
+    return dict(_caption_entry(meta, caption).get("unstated") or {})
 
 
 def stated_actions(meta: dict, caption: str) -> list[dict]:
@@ -917,10 +924,7 @@ def stated_actions(meta: dict, caption: str) -> list[dict]:
 def sideless_of(meta: dict, caption: str) -> tuple[int, ...]:
     """The actions whose side ``caption`` leaves open, from one motion's ``synth_meta.json`` entry;
     () when the corpus does not record it (version 1.0) or the caption is not among its captions."""
-    for entry in meta.get("captions") or ():
-        if isinstance(entry, dict) and entry.get("text") == caption:
-            return tuple(int(i) for i in entry.get("sideless", ()))
-    return ()
+    return tuple(int(i) for i in _caption_entry(meta, caption).get("sideless", ()))
 
 
 def check_actions(joints: np.ndarray, actions: list[dict], fps: float = 20.0,

@@ -442,13 +442,15 @@ class ControlledGenerator(PipelineGenerator):
 
     def __init__(self, pipe, steps: int | None = None, guidance: float | None = None, joints="pelvis",
                  density: str | int = "100%", tune_steps: int = 0, exact: bool = True, refine: bool = True,
-                 features: str = "model", companion: bool = True, smooth: bool = True, candidates: int = 1) -> None:
+                 features: str = "model", companion: bool = True, smooth: bool = True,
+                 candidates: int | None = None) -> None:
         from ..inputs import check_count
         from ..pipeline import MAX_HINT_CANDIDATES
 
         super().__init__(pipe, steps, guidance, features)
         self.refine, self.companion, self.smooth = bool(refine), bool(companion), bool(smooth)
-        self.candidates = check_count(candidates, "Hint candidates", MAX_HINT_CANDIDATES)
+        # None: the pipeline's default (HINT_CANDIDATES); a number is passed on as asked, 1 included
+        self.candidates = None if candidates is None else check_count(candidates, "Hint candidates", MAX_HINT_CANDIDATES)
         # a bad joint set or density fails before any replication runs
         self.joints, self.joint_label = control_points(joints, density)
         self.density, self.tune_steps, self.exact = density, int(tune_steps), bool(exact)
@@ -466,7 +468,7 @@ class ControlledGenerator(PipelineGenerator):
         refined = " -refine" if self.exact and not self.refine else ""
         alone = " -controlnet" if not self.companion and getattr(self.pipe, "companions", None) else ""
         rough = " -smooth" if self.exact and not self.smooth else ""
-        best = f" best-of-{self.candidates}" if self.candidates > 1 else ""
+        best = "" if self.candidates is None else (f" best-of-{self.candidates}" if self.candidates > 1 else " one candidate")
         return (f"{self.steps} {self.joint_label} {self.density}{tuned}{exact}{refined}{alone}{rough}{best}"
                 f"{self._features_label}")
 
@@ -478,7 +480,7 @@ class ControlledGenerator(PipelineGenerator):
                         exact_hints=self.exact, hint_refinement=self.refine,
                         **({} if self.companion else {"companion_controlnet": False}),
                         **({} if self.smooth else {"hint_smoothing": False}),
-                        **({} if self.candidates == 1 else {"hint_candidates": self.candidates}))
+                        **({} if self.candidates is None else {"hint_candidates": self.candidates}))
         self.controlnet_used = getattr(out, "controlnet", None)
         return Generated(self._scored_features(out, lengths), dict(out.timings),
                          control_and_skating(out.joints, hints, hint_mask, lengths))
@@ -486,7 +488,14 @@ class ControlledGenerator(PipelineGenerator):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "control": {"joints": list(self.joints), "density": self.density},
                 "tune_steps": self.tune_steps, "exact_hints": self.exact, "hint_refinement": self.refine,
-                "controlnet": self.controlnet_used, "hint_smoothing": self.smooth, "hint_candidates": self.candidates}
+                "controlnet": self.controlnet_used, "hint_smoothing": self.smooth,
+                "hint_candidates": self._effective_candidates}
+
+    @property
+    def _effective_candidates(self) -> int:
+        from ..pipeline import HINT_CANDIDATES
+
+        return HINT_CANDIDATES if self.candidates is None else self.candidates
 
 
 @dataclass
@@ -537,7 +546,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
         return pipes[key]
 
     def sampled(path, step_list, scale, name=None, control=None, tune_steps=None, exact=True, refine=True,
-                features="model", companion=True, smooth=True, candidates=1) -> list[Method]:
+                features="model", companion=True, smooth=True, candidates=None) -> list[Method]:
         if path is None:
             raise MotionLCMError("the 'ckpt' method needs a generator checkpoint: ckpt=DIR (an mld or lcm export)")
         check_feature_source(features)  # before the checkpoint loads
@@ -598,7 +607,7 @@ def resolve_methods(methods, ckpt: str | Path | None = None, vae: str | Path | N
                 resolved.extend(sampled(spec.get("ckpt"), spec.get("steps"), spec.get("guidance"), spec.get("name"),
                                         spec.get("control"), spec.get("tune_steps"), spec.get("exact", True),
                                         spec.get("refine", True), spec.get("features", "model"),
-                                        spec.get("controlnet", True), spec.get("smooth", True), spec.get("candidates", 1)))
+                                        spec.get("controlnet", True), spec.get("smooth", True), spec.get("candidates")))
         elif isinstance(spec, tuple):
             if len(spec) != 4:
                 raise MotionLCMError(f"method tuple {spec!r}: expected (name, generator, steps, guidance)")
@@ -700,19 +709,19 @@ class PromptChecker:
         return cls(samples, meta)
 
     def __call__(self, items: Sequence[EvalItem], clips: Sequence[np.ndarray]) -> dict[str, float]:
-        from .prompt_checks import caption_actions, prompt_following, sideless_of, stated_actions
+        from .prompt_checks import caption_actions, prompt_following, sideless_of, unstated_of
 
         motions, metas, strict = [], [], []
         for item, clip in zip(items, clips):
             meta = self.meta[self.samples[item.sample].name.split("#")[0]]
             # Judged against what the drawn caption says: sides, counts and heights it leaves open
             # count either way, and its actions' order counts, not the metadata's exact timing.
-            actions = crop_actions(stated_actions(meta, item.caption.text), item.start, item.length)
+            sideless, unstated = sideless_of(meta, item.caption.text), unstated_of(meta, item.caption.text)
+            actions = crop_actions(caption_actions(meta["actions"], sideless, unstated), item.start, item.length)
             if actions is not None:
                 motions.append(clip)
                 metas.append({"actions": actions})
-                sided = caption_actions(meta["actions"], sideless_of(meta, item.caption.text))
-                strict.append({"actions": crop_actions(sided, item.start, item.length)})
+                strict.append({"actions": crop_actions(caption_actions(meta["actions"], sideless), item.start, item.length)})
         if not motions:
             return {}
         result = prompt_following(motions, metas)
