@@ -144,7 +144,7 @@ def test_clear_errors(trained, tmp_path, capsys):
          "is a 'vae' checkpoint; this needs 'mld'"),
         (["train", "stage=lcm", f"teacher={trained['mld']}", f"init={trained['mld']}",
           *common(trained["dataset"], tmp_path / "k"), *TINY_VAE, *TINY_DENOISER],
-         "init= is supported by the vae and mld stages, not by stage=lcm"),
+         "is a 'mld' checkpoint; this needs 'lcm'"),
         (["train", "stage=vae", f"init={trained['mld']}", "model.vae.width=16", *common(trained["dataset"], tmp_path / "l")],
          "its VAE does not fit this config"),
         (["train", "stage=vae", "++stage.optim.lr_scale={nope_: 10}",
@@ -223,6 +223,30 @@ def test_lcm_student_starts_as_the_teacher(trained):
         teacher = stage.teacher(x, t, text)
         torch.testing.assert_close(stage.student(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=1e-5)
         torch.testing.assert_close(stage.target(x, t, text, torch.tensor([4.0, 14.0])), teacher, rtol=0, atol=1e-5)
+
+
+def test_an_lcm_init_continues_that_student(trained):
+    """init= on the lcm stage: student and consistency target start as the exported student (not the
+    teacher); a student distilled on another VAE is refused."""
+    from motionlcm.checkpoint import build_denoiser, build_vae, save_checkpoint
+    from motionlcm.training.stages import LCMStage
+
+    ds, _ = _tiny_batch(trained)
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, stage_section("lcm", "lcm"), {}, ds.mean, ds.std).eval()
+    exported = load_checkpoint(trained["lcm"]).sub_state("denoiser")
+    assert any(not torch.equal(v, exported[k]) for k, v in stage.student.state_dict().items())  # starts as the teacher
+    stage.load_initial_weights(str(trained["lcm"]))
+    for network in (stage.student, stage.target):
+        for key, value in network.state_dict().items():
+            assert torch.equal(value, exported[key]), key
+    ckpt = load_checkpoint(trained["lcm"])
+    vae, denoiser = build_vae(ckpt), build_denoiser(ckpt)
+    with torch.no_grad():
+        next(vae.parameters()).add_(0.01)
+    other = save_checkpoint(trained["dataset"].parent / "lcm_other_vae", "lcm", ckpt.config,
+                            {"vae": vae, "denoiser": denoiser}, ckpt.mean, ckpt.std)
+    with pytest.raises(MotionLCMError, match="distilled on another VAE"):
+        stage.load_initial_weights(str(other))
 
 
 def test_distillation_loss_falls_on_a_small_teacher(trained):

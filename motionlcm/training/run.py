@@ -136,7 +136,7 @@ def build_stage(cfg, datamodule):
     init = cfg.get("init")
     if init:
         if not hasattr(stage, "load_initial_weights"):
-            raise MotionLCMError(f"init= is supported by the vae and mld stages, not by stage={name}")
+            raise MotionLCMError(f"init= is supported by the vae, mld and lcm stages, not by stage={name}")
         stage.load_initial_weights(str(init))
     stage.param_groups(1.0)  # optim.lr_scale errors now, before the run writes anything
     if stage.frozen_vae:

@@ -448,6 +448,17 @@ class LCMStage(_GeneratorStage):
     def trained_network(self) -> torch.nn.Module:
         return self.student
 
+    def load_initial_weights(self, path: str) -> None:
+        """Continue a distillation: student and consistency target start from an exported student
+        distilled from this teacher's VAE (a fresh optimiser and schedule)."""
+        ckpt = self._init_checkpoint(path, ("lcm",))
+        vae_state, own = ckpt.sub_state("vae"), self.vae.state_dict()
+        if vae_state.keys() != own.keys() or any(not torch.equal(vae_state[k], own[k].cpu()) for k in own):
+            raise MotionLCMError(f"init={path}: that student was distilled on another VAE than the teacher's")
+        load_state(self.student, ckpt.sub_state("denoiser"), f"init={path}")
+        self.target.load_state_dict(self.student.state_dict())
+        self._setup_ema()
+
     def train(self, mode: bool = True):
         super().train(mode)
         for frozen in (self.vae, self.teacher, self.target):
