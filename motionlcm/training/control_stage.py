@@ -296,7 +296,7 @@ class ControlStage(_Stage):
     @torch.no_grad()
     def one_step_control_error(self, batch, generator: torch.Generator, network: nn.ModuleDict | None = None) -> torch.Tensor:
         """OmniControl's Avg err (metres) of one-step MotionLCM samples at the evaluation density."""
-        from ..diffusion import LCM_TIMESTEPS, lcm_default_guidance
+        from ..diffusion import lcm_default_guidance
         from ..diffusion.latent_tuning import lcm_generate
 
         network = self.export_network() if network is None else network
