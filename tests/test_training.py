@@ -271,6 +271,70 @@ def test_distillation_loss_falls_on_a_small_teacher(trained):
     assert fixed_loss().item() < 0.5 * before
 
 
+def test_endpoint_term_brings_one_step_samples_to_the_teachers_solution(trained):
+    """stage.endpoint: optimised alone, one student step from noise approaches the teacher's DDIM + CFG
+    solution from the same noise (the term's target), which the consistency loss never states."""
+    from motionlcm.diffusion import ddim_sample
+    from motionlcm.diffusion.consistency import consistency_function
+    from motionlcm.training.stages import LCMStage
+
+    ds, batch = _tiny_batch(trained)
+    torch.manual_seed(0)
+    endpoint = {"weight": 1.0, "samples": 2, "teacher_steps": 4}
+    lcm = stage_section("lcm", "lcm", "stage.lcm.w_min=3", "stage.lcm.w_max=3")  # guidance scale 4 throughout
+    stage = LCMStage(str(trained["mld"]), {"lr": 1e-3}, lcm, {}, ds.mean, ds.std, endpoint=endpoint).eval()
+    texts = list(batch["text"])[:3]
+    assert stage.one_step_timestep() == 799  # MotionLCM-V2's one-step schedule when the stage sets none
+
+    def one_step_error():  # fresh noise, a fixed guidance scale: MSE to the teacher's 4-step DDIM solution
+        generator = torch.Generator().manual_seed(1000)  # not among the training seeds
+        noise = torch.randn((2, *stage.student.config.latent_shape), generator=generator)
+        with torch.no_grad():
+            cond = stage._conditions(texts[:2], stage.device)
+            teacher = ddim_sample(lambda x, t, c: stage.teacher(x, t, c), stage.ddim_scheduler, cond,
+                                  stage._conditions.empty(2, stage.device), tuple(noise.shape[1:]), num_steps=4,
+                                  guidance=4.0, initial_noise=noise)
+            step = torch.full((2,), 799)
+            student = consistency_function(stage.student(noise, step, cond, torch.full((2,), 3.0)), noise, step,
+                                           stage.alphas_cumprod)
+        return torch.nn.functional.mse_loss(student, teacher).item()
+
+    before = one_step_error()
+    optimizer = torch.optim.Adam(stage.student.parameters(), lr=1e-3)
+    for i in range(60):
+        optimizer.zero_grad()
+        stage.endpoint_loss(texts, torch.Generator().manual_seed(i)).backward()  # 2 of the 3 captions each step
+        optimizer.step()
+    assert one_step_error() < 0.5 * before
+
+
+def test_endpoint_options_are_checked(trained):
+    from motionlcm.training.stages import LCMStage, checked_endpoint
+
+    assert checked_endpoint(None) == {"weight": 0.0, "samples": 8, "teacher_steps": 10}  # off unless asked
+    assert stage_section("lcm", "endpoint") == {"weight": 0.0, "samples": 8, "teacher_steps": 10}
+    for bad, message in [({"weight": -1, "samples": 8, "teacher_steps": 10}, "weight must be a number >= 0"),
+                         ({"weight": "1", "samples": 8, "teacher_steps": 10}, "weight must be a number >= 0"),
+                         ({"weight": 1, "samples": 0, "teacher_steps": 10}, "samples must be a positive integer"),
+                         ({"weight": 1, "samples": 8, "teacher_steps": 2.5}, "teacher_steps must be a positive integer"),
+                         ({"weight": 1, "samples": 8}, "missing endpoint option"),
+                         ({"weight": 1, "samples": 8, "teacher_steps": 10, "steps": 1}, "unknown endpoint option")]:
+        with pytest.raises(MotionLCMError, match=message):
+            checked_endpoint(bad)
+    ds, _ = _tiny_batch(trained)
+    with pytest.raises(MotionLCMError, match="samples must be a positive integer"):
+        LCMStage(str(trained["mld"]), {"lr": 1e-3}, stage_section("lcm", "lcm"), {}, ds.mean, ds.std,
+                 endpoint={"weight": 1, "samples": -2, "teacher_steps": 10})
+
+
+def test_endpoint_term_trains_through_the_cli_config(trained, tmp_path):
+    cfg = compose_config(["stage=lcm", f"teacher={trained['mld']}", *common(trained["dataset"], tmp_path / "lcm_endpoint", steps=2),
+                          *TINY_VAE, "stage.endpoint.weight=0.5", "stage.endpoint.samples=2", "stage.endpoint.teacher_steps=2"])
+    train(cfg, [])
+    header = (tmp_path / "lcm_endpoint" / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert "train/endpoint" in header and "val/endpoint" in header
+
+
 def test_lcm_checkpoint_drives_the_pipeline_and_cli(trained, tmp_path):
     from motionlcm.pipeline import MotionPipeline
 

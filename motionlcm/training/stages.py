@@ -410,7 +410,8 @@ class LCMStage(_GeneratorStage):
     kind = "lcm"
     frozen_vae = True
 
-    def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std):
+    def __init__(self, teacher_path: str, optim: dict[str, Any], lcm: dict[str, Any], sampling: dict[str, Any], mean, std,
+                 endpoint: dict[str, Any] | None = None):
         if not teacher_path:
             raise MotionLCMError("the lcm stage needs a trained teacher: add teacher=PATH (a folder written by stage=mld)")
         super().__init__(optim, mean, std)
@@ -443,6 +444,7 @@ class LCMStage(_GeneratorStage):
         self.ddim_scheduler = make_ddim_scheduler(self.schedule)
         self.register_buffer("alphas_cumprod", self.noise_scheduler.alphas_cumprod.clone().float(), persistent=False)
         self.sampling = dict(sampling)
+        self.endpoint = checked_endpoint(endpoint)
         self._setup_ema()
 
     def trained_network(self) -> torch.nn.Module:
@@ -508,10 +510,49 @@ class LCMStage(_GeneratorStage):
             target = consistency_function(self.target(x_end, end, cond, w), x_end, end, self.alphas_cumprod, **scalings)
         return distillation_loss(prediction, target, str(cfg["loss"]), float(cfg["huber_c"]))
 
+    def one_step_timestep(self) -> int:
+        """The timestep of the student's one-step schedule (its ``lcm.timesteps``, else MotionLCM-V2's)."""
+        from ..diffusion.schedule import LCM_TIMESTEPS
+
+        table = self.lcm.get("timesteps") or {}
+        return int((table.get(1) or table.get("1") or LCM_TIMESTEPS[1])[0])
+
+    def endpoint_loss(self, texts: list[str], generator: torch.Generator | None = None) -> torch.Tensor:
+        """One student step from pure noise against the teacher's DDIM + CFG solution from the same noise.
+
+        The consistency loss reaches the one-step map only through the student's own targets at
+        lower timesteps; this term states it directly (knowledge distillation of the PF-ODE's
+        endpoint, Luhman & Luhman 2021), at one guidance scale per step drawn from [w_min, w_max].
+        """
+        from ..diffusion import ddim_sample
+        from ..diffusion.consistency import consistency_function, distillation_loss
+
+        cfg = self.lcm
+        texts = list(texts)[: int(self.endpoint["samples"])]
+        n, device = len(texts), self.device
+        u = torch.rand((), generator=generator) if generator is not None else torch.rand(())
+        w = float(cfg["w_min"]) + (float(cfg["w_max"]) - float(cfg["w_min"])) * float(u)
+        noise = torch.randn((n, *self.student.config.latent_shape), generator=generator).to(device)
+        with torch.no_grad():
+            cond = self._conditions(texts, device)
+            target = ddim_sample(lambda x, t, c: self.teacher(x, t, c), self.ddim_scheduler, cond,
+                                 self._conditions.empty(n, device), tuple(self.student.config.latent_shape),
+                                 num_steps=int(self.endpoint["teacher_steps"]), guidance=w + 1.0, initial_noise=noise)
+        step = torch.full((n,), self.one_step_timestep(), device=device, dtype=torch.long)
+        eps = self.student(noise, step, cond, torch.full((n,), w, device=device))
+        prediction = consistency_function(eps, noise, step, self.alphas_cumprod, sigma_data=float(cfg["sigma_data"]),
+                                          timestep_scaling=float(cfg["timestep_scaling"]))
+        return distillation_loss(prediction, target, str(cfg["loss"]), float(cfg["huber_c"]))
+
     def training_step(self, batch, batch_idx):
         loss = self.distillation_loss(batch)
         size = len(batch["mask"])
         self.log("train/loss", loss, batch_size=size)
+        weight = float(self.endpoint["weight"])
+        if weight > 0:
+            endpoint = self.endpoint_loss(batch["text"])
+            self.log("train/endpoint", endpoint, batch_size=size)
+            loss = loss + weight * endpoint
         self.log("loss", loss, prog_bar=True, logger=False, batch_size=size)
         return loss
 
@@ -532,9 +573,25 @@ class LCMStage(_GeneratorStage):
                               self._conditions.empty(size, self.device), tuple(self.student.config.latent_shape), num_steps=10,
                               guidance=scale, initial_noise=noise)
         self.log("val/lcm1_vs_ddim10_latent_mse", F.mse_loss(student, teacher), batch_size=size, sync_dist=True)
+        if float(self.endpoint["weight"]) > 0:
+            self.log("val/endpoint", self.endpoint_loss(batch["text"], generator), batch_size=size, sync_dist=True)
 
     def export_config(self) -> dict[str, Any]:
         return {**super().export_config(), "lcm": self.lcm}
+
+
+def checked_endpoint(given: dict[str, Any] | None) -> dict[str, Any]:
+    """``stage.endpoint`` (configs/stage/lcm.yaml): weight >= 0 (0: off), samples and teacher_steps positive integers."""
+    endpoint = checked_section(given if given is not None else {"weight": 0.0, "samples": 8, "teacher_steps": 10},
+                               ("weight", "samples", "teacher_steps"), "endpoint")
+    weight = endpoint["weight"]
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise MotionLCMError(f"stage.endpoint.weight must be a number >= 0, got {weight!r}")
+    for key in ("samples", "teacher_steps"):
+        value = endpoint[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MotionLCMError(f"stage.endpoint.{key} must be a positive integer, got {value!r}")
+    return endpoint
 
 
 # The keys of ``stage.lcm``, exported as the checkpoint's ``lcm`` section in this order; their
